@@ -1,0 +1,62 @@
+"""The `pipeport` command: one entry point, one subcommand per stage.
+
+Each stage registers its own subparser from a module that imports nothing heavy at module level,
+so `pipeport serve --help` works on a server image that has no scikit-learn or pandas installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pipeport import __version__
+
+# (module, what it adds); each module defines register(subparsers) -> None.
+_STAGES = ("research.cli", "export.cli", "serving.cli", "parity_tests.cli")
+
+
+class CLIError(Exception):
+    """An error for the user: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipeport",
+        description=(
+            "Take a scikit-learn pipeline from research to production: train it on raw tabular "
+            "data, export it (preprocessing included) as one ONNX graph, serve it over HTTP, and "
+            "prove that every runtime returns what scikit-learn returns."
+        ),
+        epilog="Typical flow: pipeport train configs/penguins-species.toml && "
+        "pipeport export artifacts/penguins-species && "
+        "pipeport serve artifacts/penguins-species/pipeline.onnx",
+    )
+    parser.add_argument("--version", action="version", version=f"pipeport {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in _STAGES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # a stage whose package is not installed (e.g. serve-only image)
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.run(args)
+    except CLIError as exc:
+        print(f"pipeport {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pipeport {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

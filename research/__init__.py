@@ -1,0 +1,1 @@
+"""Research: raw tabular data + a TOML config -> a fitted, reproducible scikit-learn Pipeline."""
