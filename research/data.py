@@ -75,9 +75,9 @@ def load_training_data(config: TrainConfig) -> RawData:
     digest = file_sha256(path)
     if config.data.sha256 is not None and digest != config.data.sha256:
         raise DataError(
-            f"sha256 of {path} does not match the pin in {config.source.name}:\n"
-            f"  expected {config.data.sha256}\n  actual   {digest}\n"
-            "The data changed since the config was written; update the pin only if that is intended."
+            f"sha256 of {path} does not match the pin in {config.source.name}: "
+            f"expected {config.data.sha256}, actual {digest}. The data changed since the config "
+            "was written; update the pin only if that is intended."
         )
     frame = read_raw(path)
     frame = validate_frame(frame, config)

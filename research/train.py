@@ -192,7 +192,11 @@ def train(config: TrainConfig, out_dir: Path, log: Any = print) -> TrainResult:
         "classes": [c.item() if hasattr(c, "item") else c for c in pipeline.classes_]
         if task == "classification"
         else None,
-        "seeds": {"split": config.split.seed, "estimator_random_state": config.split.seed},
+        # the random_state the estimator was built with: [model.params] may override the seed
+        "seeds": {
+            "split": config.split.seed,
+            "estimator_random_state": pipeline[-1].get_params().get("random_state"),
+        },
         "split_note": note,
         "fit_warnings": fit_warnings,
         "packages": package_versions(),

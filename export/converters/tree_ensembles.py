@@ -1,0 +1,364 @@
+"""ONNX converters for scikit-learn's tree models, in float64, with ai.onnx.ml TreeEnsemble (v5).
+
+Why not skl2onnx's tree converters: they emit TreeEnsembleClassifier/Regressor, whose outputs are
+float32 only, and skl2onnx's double path fails type checks in onnxruntime. The v5 `TreeEnsemble`
+op takes and returns float64, with float64 thresholds and leaf weights, so we can cast exactly
+where scikit-learn casts:
+
+- DecisionTree*, RandomForest*, ExtraTrees*, GradientBoosting*: scikit-learn casts X to float32
+  and compares it with float64 thresholds. We do Cast(float32) -> Cast(float64) -> TreeEnsemble.
+- HistGradientBoosting*: X stays float64 (thresholds are float64 bin edges). No cast.
+
+Leaves of classification trees hold one probability per class, but a v5 leaf holds one weight.
+So forests of classifiers run the ensemble with one target per tree whose "weight" is the global
+leaf index, then Gather each leaf's class fractions from a [leaves, classes] table and sum over
+trees: the same sum scikit-learn computes, in float64. Boosting (one tree per class per stage)
+maps directly onto v5 targets.
+
+One file registers the ten classes because they share one tree flattener; each class's converter
+is a few lines at the bottom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from onnx import TensorProto, numpy_helper
+from skl2onnx.common.data_types import DoubleTensorType, Int64TensorType, StringTensorType
+
+from export.converters._graph import ML_DOMAIN, const, node
+
+
+@dataclass
+class _FlatTrees:
+    """TreeEnsemble v5 attributes for several trees, appended one tree at a time."""
+
+    featureids: list[int] = field(default_factory=list)
+    splits: list[float] = field(default_factory=list)
+    true_ids: list[int] = field(default_factory=list)
+    true_leafs: list[int] = field(default_factory=list)
+    false_ids: list[int] = field(default_factory=list)
+    false_leafs: list[int] = field(default_factory=list)
+    missing_true: list[int] = field(default_factory=list)
+    roots: list[int] = field(default_factory=list)
+    leaf_targets: list[int] = field(default_factory=list)
+    leaf_weights: list[float] = field(default_factory=list)
+    leaf_nodes: list[tuple[int, int]] = field(default_factory=list)  # (tree, node) per leaf
+    max_feature: int = -1
+
+    def add_tree(
+        self,
+        left: np.ndarray,
+        right: np.ndarray,
+        is_leaf: np.ndarray,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        missing_left: np.ndarray,
+        leaf_target: Callable[[int], int],
+        leaf_weight: Callable[[int], float],
+    ) -> None:
+        tree_id = len(self.roots)
+        n = len(left)
+        internal = [i for i in range(n) if not is_leaf[i]]
+        leaves = [i for i in range(n) if is_leaf[i]]
+        node_index = {node_id: len(self.featureids) + k for k, node_id in enumerate(internal)}
+        leaf_index = {node_id: len(self.leaf_weights) + k for k, node_id in enumerate(leaves)}
+        self.roots.append(len(self.featureids))
+        if not internal:  # a tree that is one leaf: a split whose both branches reach it
+            only = leaf_index[0]
+            self._append_node(0, 0.0, (only, 1), (only, 1), 0)
+        for node_id in internal:
+            children = []
+            for child in (int(left[node_id]), int(right[node_id])):
+                if is_leaf[child]:
+                    children.append((leaf_index[child], 1))
+                else:
+                    children.append((node_index[child], 0))
+            f = int(feature[node_id])
+            self.max_feature = max(self.max_feature, f)
+            self._append_node(
+                f, float(threshold[node_id]), children[0], children[1], int(missing_left[node_id])
+            )
+        for node_id in leaves:
+            self.leaf_targets.append(int(leaf_target(node_id)))
+            self.leaf_weights.append(float(leaf_weight(node_id)))
+            self.leaf_nodes.append((tree_id, node_id))
+
+    def _append_node(
+        self, f: int, split: float, true: tuple[int, int], false: tuple[int, int], miss: int
+    ) -> None:
+        self.featureids.append(f)
+        self.splits.append(split)
+        self.true_ids.append(true[0])
+        self.true_leafs.append(true[1])
+        self.false_ids.append(false[0])
+        self.false_leafs.append(false[1])
+        self.missing_true.append(miss)
+
+    def add_node(
+        self, scope: Any, container: Any, X: str, n_targets: int, hint: str
+    ) -> str:
+        """Emit the TreeEnsemble node (SUM over trees, no post transform); returns [N, n_targets]."""
+        return node(
+            scope, container, "TreeEnsemble", [X], hint, domain=ML_DOMAIN,
+            aggregate_function=1,  # SUM
+            post_transform=0,  # NONE
+            n_targets=n_targets,
+            tree_roots=self.roots,
+            nodes_featureids=self.featureids,
+            nodes_splits=numpy_helper.from_array(np.asarray(self.splits, np.float64), "splits"),
+            nodes_modes=numpy_helper.from_array(
+                np.zeros(len(self.featureids), np.uint8), "modes"  # BRANCH_LEQ, as scikit-learn
+            ),
+            nodes_truenodeids=self.true_ids,
+            nodes_trueleafs=self.true_leafs,
+            nodes_falsenodeids=self.false_ids,
+            nodes_falseleafs=self.false_leafs,
+            nodes_missing_value_tracks_true=self.missing_true,
+            leaf_targetids=self.leaf_targets,
+            leaf_weights=numpy_helper.from_array(np.asarray(self.leaf_weights, np.float64), "w"),
+        )
+
+
+def _sklearn_tree(tree: Any) -> dict[str, np.ndarray]:
+    t = tree.tree_
+    left = t.children_left
+    missing = getattr(t, "missing_go_to_left", None)
+    return {
+        "left": left,
+        "right": t.children_right,
+        "is_leaf": left == -1,
+        "feature": t.feature,
+        "threshold": t.threshold,
+        "missing_left": np.zeros(len(left), np.uint8) if missing is None else missing,
+    }
+
+
+def _hgb_predictor(predictor: Any) -> dict[str, np.ndarray]:
+    nodes = predictor.nodes
+    return {
+        "left": nodes["left"],
+        "right": nodes["right"],
+        "is_leaf": nodes["is_leaf"].astype(bool),
+        "feature": nodes["feature_idx"],
+        "threshold": nodes["num_threshold"],
+        "missing_left": nodes["missing_go_to_left"],
+    }
+
+
+# -- shapes -------------------------------------------------------------------------------------
+
+
+def _label_type(classes: np.ndarray, n: Any) -> Any:
+    if np.issubdtype(np.asarray(classes).dtype, np.integer):
+        return Int64TensorType([n])
+    return StringTensorType([n])
+
+
+def shape_tree_classifier(operator: Any) -> None:
+    n = operator.inputs[0].get_first_dimension()
+    classes = operator.raw_operator.classes_
+    operator.outputs[0].type = _label_type(classes, n)
+    operator.outputs[1].type = DoubleTensorType([n, len(classes)])
+
+
+def shape_tree_regressor(operator: Any) -> None:
+    n = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = DoubleTensorType([n, 1])
+
+
+# -- shared graph pieces ------------------------------------------------------------------------
+
+
+def _input(scope: Any, operator: Any, container: Any, float32_cast: bool) -> str:
+    variable = operator.inputs[0]
+    if not isinstance(variable.type, DoubleTensorType):
+        raise TypeError(f"tree models take float64 features here, got {variable.type}")
+    X = variable.full_name
+    if float32_cast:  # where scikit-learn casts: X.astype(float32), compared with float64 splits
+        X32 = node(scope, container, "Cast", [X], "x_f32", to=TensorProto.FLOAT)
+        X = node(scope, container, "Cast", [X32], "x_f32_f64", to=TensorProto.DOUBLE)
+    return X
+
+
+def _label_from_probabilities(scope: Any, operator: Any, container: Any, proba: str) -> None:
+    """label = classes_[argmax(proba)]: np.argmax's rule, the first maximum wins."""
+    classes = np.asarray(operator.raw_operator.classes_)
+    index = node(scope, container, "ArgMax", [proba], "argmax", axis=1, keepdims=0)
+    if np.issubdtype(classes.dtype, np.integer):
+        table = const(scope, container, classes.astype(np.int64), "classes")
+    else:
+        table = const(scope, container, np.array([str(c) for c in classes], dtype=object), "classes")
+    node(scope, container, "Gather", [table, index], "label", [operator.outputs[0].full_name], axis=0)
+
+
+def _binary_or_softmax(
+    scope: Any, container: Any, raw: str, n_classes: int, out: str, scale: float = 1.0
+) -> None:
+    """scikit-learn's inverse link: expit for two classes (p0 = 1 - p1), softmax otherwise."""
+    if n_classes == 2:
+        if scale != 1.0:
+            raw = node(scope, container, "Mul", [raw, const(scope, container, np.array([scale]), "s")], "scaled")
+        p1 = node(scope, container, "Sigmoid", [raw], "p1")
+        p0 = node(scope, container, "Sub", [const(scope, container, np.array([1.0]), "one"), p1], "p0")
+        node(scope, container, "Concat", [p0, p1], "proba", [out], axis=1)
+    else:
+        node(scope, container, "Softmax", [raw], "proba", [out], axis=1)
+
+
+# -- forests and single trees -------------------------------------------------------------------
+
+
+def _trees_of(model: Any) -> Sequence[Any]:
+    return getattr(model, "estimators_", None) or [model]
+
+
+def convert_tree_classifier(scope: Any, operator: Any, container: Any) -> None:
+    """DecisionTreeClassifier, RandomForestClassifier, ExtraTreesClassifier."""
+    model = operator.raw_operator
+    if getattr(model, "n_outputs_", 1) != 1:
+        raise ValueError(f"{type(model).__name__} with several outputs is not supported")
+    trees = _trees_of(model)
+    n_classes = len(model.classes_)
+    flat = _FlatTrees()
+    tables = []
+    for t, tree in enumerate(trees):
+        arrays = _sklearn_tree(tree)
+        start = len(flat.leaf_weights)
+        flat.add_tree(
+            **arrays,
+            leaf_target=lambda _node, t=t: t,
+            leaf_weight=lambda _node, counter=iter(range(start, 10**12)): next(counter),
+        )
+        leaf_ids = [node_id for (_t, node_id) in flat.leaf_nodes[start:]]
+        tables.append(tree.tree_.value[leaf_ids, 0, :n_classes])
+    X = _input(scope, operator, container, float32_cast=True)
+    ids = flat.add_node(scope, container, X, n_targets=len(trees), hint="leaf_ids")
+    ids64 = node(scope, container, "Cast", [ids], "leaf_ids_i64", to=TensorProto.INT64)
+    table = const(scope, container, np.vstack(tables).astype(np.float64), "leaf_values")
+    per_tree = node(scope, container, "Gather", [table, ids64], "per_tree", axis=0)  # [N, T, K]
+    axes = const(scope, container, np.array([1], np.int64), "axes")
+    total = node(scope, container, "ReduceSum", [per_tree, axes], "sum_trees", keepdims=0)
+    proba = operator.outputs[1].full_name
+    if len(trees) > 1:  # scikit-learn: sum of tree probabilities, then /= n_estimators
+        n = const(scope, container, np.array([float(len(trees))]), "n_trees")
+        node(scope, container, "Div", [total, n], "mean_trees", [proba])
+    else:
+        node(scope, container, "Identity", [total], "proba", [proba])
+    _label_from_probabilities(scope, operator, container, proba)
+
+
+def convert_tree_regressor(scope: Any, operator: Any, container: Any) -> None:
+    """DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor."""
+    model = operator.raw_operator
+    if getattr(model, "n_outputs_", 1) != 1:
+        raise ValueError(f"{type(model).__name__} with several outputs is not supported")
+    trees = _trees_of(model)
+    flat = _FlatTrees()
+    for tree in trees:
+        value = tree.tree_.value
+        flat.add_tree(
+            **_sklearn_tree(tree),
+            leaf_target=lambda _node: 0,
+            leaf_weight=lambda node_id, value=value: value[node_id, 0, 0],
+        )
+    X = _input(scope, operator, container, float32_cast=True)
+    total = flat.add_node(scope, container, X, n_targets=1, hint="tree_sum")
+    out = operator.outputs[0].full_name
+    if len(trees) > 1:
+        n = const(scope, container, np.array([float(len(trees))]), "n_trees")
+        node(scope, container, "Div", [total, n], "mean_trees", [out])
+    else:
+        node(scope, container, "Identity", [total], "prediction", [out])
+
+
+# -- gradient boosting --------------------------------------------------------------------------
+
+
+def _gb_raw(scope: Any, operator: Any, container: Any) -> tuple[str, int]:
+    """Raw scores of GradientBoosting*: init + sum(learning_rate * leaf), X cast to float32."""
+    model = operator.raw_operator
+    stages = model.estimators_  # shape (n_stages, K)
+    n_targets = stages.shape[1]
+    flat = _FlatTrees()
+    lr = float(model.learning_rate)
+    for stage in stages:
+        for k, tree in enumerate(stage):
+            value = tree.tree_.value
+            flat.add_tree(
+                **_sklearn_tree(tree),
+                leaf_target=lambda _node, k=k: k,
+                leaf_weight=lambda node_id, value=value: lr * value[node_id, 0, 0],
+            )
+    X = _input(scope, operator, container, float32_cast=True)
+    total = flat.add_node(scope, container, X, n_targets=n_targets, hint="gb_sum")
+    init = model._raw_predict_init(np.zeros((1, model.n_features_in_), dtype=np.float32))
+    init = np.asarray(init, np.float64).reshape(1, n_targets)
+    raw = node(scope, container, "Add", [total, const(scope, container, init, "gb_init")], "gb_raw")
+    return raw, n_targets
+
+
+def convert_gb_classifier(scope: Any, operator: Any, container: Any) -> None:
+    model = operator.raw_operator
+    loss = type(model._loss).__name__
+    if loss not in ("HalfBinomialLoss", "HalfMultinomialLoss", "ExponentialLoss"):
+        raise ValueError(f"GradientBoostingClassifier with loss {loss} is not supported")
+    raw, _ = _gb_raw(scope, operator, container)
+    scale = 2.0 if loss == "ExponentialLoss" else 1.0  # exponential loss: p1 = expit(2 * raw)
+    proba = operator.outputs[1].full_name
+    _binary_or_softmax(scope, container, raw, len(model.classes_), proba, scale)
+    _label_from_probabilities(scope, operator, container, proba)
+
+
+def convert_gb_regressor(scope: Any, operator: Any, container: Any) -> None:
+    raw, _ = _gb_raw(scope, operator, container)
+    node(scope, container, "Identity", [raw], "prediction", [operator.outputs[0].full_name])
+
+
+def _hgb_raw(scope: Any, operator: Any, container: Any) -> str:
+    """Raw scores of HistGradientBoosting*: baseline + sum of leaf values, X in float64."""
+    model = operator.raw_operator
+    if model.is_categorical_ is not None and np.any(model.is_categorical_):
+        raise ValueError(
+            "HistGradientBoosting with categorical_features has no exact ONNX conversion "
+            "(skl2onnx's converts silently wrong); one-hot encode the categorical columns "
+            "before it (pipeport's preprocessing does) and leave categorical_features unset"
+        )
+    n_targets = model.n_trees_per_iteration_
+    flat = _FlatTrees()
+    for iteration in model._predictors:
+        for k, predictor in enumerate(iteration):
+            values = predictor.nodes["value"]
+            flat.add_tree(
+                **_hgb_predictor(predictor),
+                leaf_target=lambda _node, k=k: k,
+                leaf_weight=lambda node_id, values=values: values[node_id],
+            )
+    X = _input(scope, operator, container, float32_cast=False)
+    total = flat.add_node(scope, container, X, n_targets=n_targets, hint="hgb_sum")
+    baseline = np.asarray(model._baseline_prediction, np.float64).reshape(1, n_targets)
+    return node(scope, container, "Add", [total, const(scope, container, baseline, "hgb_base")], "hgb_raw")
+
+
+def convert_hgb_classifier(scope: Any, operator: Any, container: Any) -> None:
+    model = operator.raw_operator
+    raw = _hgb_raw(scope, operator, container)
+    proba = operator.outputs[1].full_name
+    _binary_or_softmax(scope, container, raw, len(model.classes_), proba)
+    _label_from_probabilities(scope, operator, container, proba)
+
+
+def convert_hgb_regressor(scope: Any, operator: Any, container: Any) -> None:
+    model = operator.raw_operator
+    raw = _hgb_raw(scope, operator, container)
+    link = type(model._loss.link).__name__
+    out = operator.outputs[0].full_name
+    if link == "IdentityLink":
+        node(scope, container, "Identity", [raw], "prediction", [out])
+    elif link == "LogLink":
+        node(scope, container, "Exp", [raw], "prediction", [out])
+    else:
+        raise ValueError(f"HistGradientBoostingRegressor with link {link} is not supported")
