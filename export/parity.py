@@ -29,6 +29,7 @@ class ParityReport:
     passed: bool
     task: str
     rows: int
+    rows_outside_tolerance: int = 0
     label_mismatches: int = 0
     near_ties: int = 0
     near_tie_mismatches: int = 0
@@ -47,7 +48,7 @@ class ParityReport:
         """The worst rows, for a person reading a terminal."""
         lines = [
             f"parity {'PASSED' if self.passed else 'FAILED'} on {self.rows} rows: "
-            f"label mismatches {self.label_mismatches} (near-ties {self.near_ties}, of which "
+            f"{self.rows_outside_tolerance} outside tolerance; label mismatches {self.label_mismatches} (near-ties {self.near_ties}, of which "
             f"mismatched {self.near_tie_mismatches}), max abs error {self.max_abs_error:.3g}, "
             f"max rel error {self.max_rel_error:.3g} "
             f"(tolerances: {', '.join(f'{k} {v:g}' for k, v in self.tolerances.items())})"
@@ -96,6 +97,7 @@ def compare(
             passed=bool(not mismatch.any() and row_err.max(initial=0.0) <= PROBA_ATOL),
             task=task,
             rows=n,
+            rows_outside_tolerance=int(((row_err > PROBA_ATOL) | mismatch).sum()),
             label_mismatches=int(mismatch.sum()),
             near_ties=int(near.sum()),
             near_tie_mismatches=int((near & mismatch).sum()),
@@ -126,6 +128,7 @@ def compare(
         passed=bool(rel_err.max(initial=0.0) <= REGRESSION_RTOL),
         task=task,
         rows=n,
+        rows_outside_tolerance=int((rel_err > REGRESSION_RTOL).sum()),
         max_abs_error=float(abs_err.max(initial=0.0)),
         max_rel_error=float(rel_err.max(initial=0.0)),
         tolerances={"prediction_rel": REGRESSION_RTOL},

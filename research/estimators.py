@@ -58,7 +58,16 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             ensemble.HistGradientBoostingClassifier,
             ensemble.HistGradientBoostingRegressor,
         ),
-        _spec("knn", neighbors.KNeighborsClassifier, neighbors.KNeighborsRegressor),
+        # Brute force: equidistant neighbours (duplicated training rows) are then ranked the way
+        # the ONNX graph's TopK ranks them; kd_tree/ball_tree rank them by tree layout, and the
+        # parity gate fails on such ties (measured on penguins body mass).
+        _spec(
+            "knn",
+            neighbors.KNeighborsClassifier,
+            neighbors.KNeighborsRegressor,
+            classification={"algorithm": "brute"},
+            regression={"algorithm": "brute"},
+        ),
         _spec(
             "mlp",
             neural_network.MLPClassifier,
