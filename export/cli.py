@@ -116,9 +116,12 @@ def run_export(args: argparse.Namespace) -> int:
         f"wrote {out} ({len(blob) / 1024:.0f} KiB, sha256 {hashlib.sha256(blob).hexdigest()[:16]}…) "
         f"in {time.perf_counter() - started:.1f} s"
     )
+    def error(value: float | None) -> str:  # None: not finite (the graph gave NaN/inf)
+        return "inf" if value is None else f"{value:.2g}"
+
     print(
         f"parity {'PASSED' if parity['passed'] else 'FAILED'}: {parity['rows']} rows, label "
         f"mismatches {parity['label_mismatches']}, near-ties {parity['near_ties']}, max abs error "
-        f"{parity['max_abs_error']:.2g}, max rel error {parity['max_rel_error']:.2g}"
+        f"{error(parity['max_abs_error'])}, max rel error {error(parity['max_rel_error'])}"
     )
     return 0

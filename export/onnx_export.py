@@ -9,6 +9,7 @@ categorical raw column, and returns `label` + `probabilities` (classification) o
 from __future__ import annotations
 
 import json
+import math
 import re
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -157,7 +158,11 @@ def build_metadata(
         meta["outputs"] = {"prediction": {"onnx_name": "prediction", "onnx_type": "tensor(double)"}}
     meta["training"] = training or {}
     meta["packages"] = packages
-    meta["parity"] = {**parity.summary(), "forced": forced}
+    # JSON has no Infinity/NaN (a graph that outputs NaN gives an infinite error): record null.
+    meta["parity"] = {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v
+        for k, v in {**parity.summary(), "forced": forced}.items()
+    }
     return meta
 
 

@@ -27,6 +27,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from export.converters.one_hot_encoder import _check_supported as check_one_hot_encoder
 from export.errors import UnsupportedStepError
 from research.estimators import ESTIMATORS
 from research.steps import MISSING_CATEGORY, MissingCategory
@@ -54,7 +55,7 @@ _SKL2ONNX_DOUBLE = (
 )
 
 _ADVICE = {
-    "FunctionTransformer": "it has no ONNX converter (its function is arbitrary Python); "
+    "FunctionTransformer": "has no ONNX converter (its function is arbitrary Python); "
     "use a supported step (SimpleImputer, StandardScaler, research.steps.MissingCategory, "
     "OneHotEncoder) or transform the data before training",
 }
@@ -118,6 +119,22 @@ def check_supported(pipeline: Any, path: str = "") -> None:
                 f"Step '{where}' is a SimpleImputer with add_indicator=True, which pipeport "
                 "cannot export; set add_indicator=False"
             )
+        statistics = getattr(pipeline, "statistics_", None)
+        if isinstance(pipeline, SimpleImputer) and statistics is not None and (
+            np.asarray(statistics).dtype.kind not in "biuf"
+        ):
+            raise UnsupportedStepError(
+                f"Step '{where}' is a SimpleImputer fitted on text (categorical) values, which "
+                "pipeport cannot export: the graph would treat the column as numeric. Use "
+                "research.steps.MissingCategory for categorical columns"
+            )
+        if isinstance(pipeline, OneHotEncoder) and hasattr(pipeline, "categories_"):
+            try:
+                check_one_hot_encoder(pipeline)
+            except ValueError as exc:
+                raise UnsupportedStepError(
+                    f"Step '{where}' is a OneHotEncoder that pipeport cannot export: {exc}"
+                ) from None
         return
     supported = sorted({c.__name__ for c in _TRANSFORMERS + _MODELS})
     raise UnsupportedStepError(

@@ -1,2 +1,159 @@
-def register(sub):  # placeholder until export lands
-    pass
+"""`pipeport serve` and `pipeport predict`.
+
+Only argparse at module level: `pipeport --help` builds every stage's parser, and must stay fast
+and work on any image. Flask, gunicorn and onnxruntime are imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_ROWS = 10_000
+
+
+def register(subparsers: Any) -> None:
+    """Add the `serve` and `predict` subcommands (called by pipeport.cli)."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve a pipeport ONNX file over HTTP (gunicorn)",
+        description=(
+            "Serve MODEL.onnx over HTTP under gunicorn, one worker per core by default. "
+            "Everything is read from the ONNX file: schema, classes, name and version. "
+            "Endpoints: POST /v1/predict, POST /invocations (MLflow), /v2/... (Open Inference "
+            "Protocol / Triton), GET /metadata, /openapi.json, /healthz, /readyz, /metrics."
+        ),
+    )
+    serve.add_argument("model", metavar="MODEL.onnx", help="file written by `pipeport export`")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: %(default)s; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=8000, help="default: %(default)s")
+    serve.add_argument("--workers", type=_positive, default=0,
+                       help="worker processes (default: one per core)")
+    serve.add_argument("--max-body-bytes", type=_positive, default=DEFAULT_MAX_BODY_BYTES,
+                       help="larger request bodies get 413 (default: %(default)s)")
+    serve.add_argument("--max-rows", type=_positive, default=DEFAULT_MAX_ROWS,
+                       help="more rows in one request get 413 (default: %(default)s)")
+    serve.add_argument("--auth-token-file", metavar="PATH",
+                       help="require `Authorization: Bearer <token>` (the file's content) on "
+                            "every route but /healthz, /readyz, /metrics and /v2/health/*")
+    serve.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
+                       help="gunicorn worker type (default: %(default)s, which keeps "
+                            "connections alive)")
+    serve.add_argument("--threads", type=_positive, default=1,
+                       help="threads per gthread worker (default: %(default)s)")
+    serve.add_argument("--keep-alive", type=_positive, default=5,
+                       help="seconds an idle connection is kept open (default: %(default)s)")
+    serve.add_argument("--timeout", type=_positive, default=30,
+                       help="seconds before a stuck worker is restarted (default: %(default)s)")
+    serve.add_argument("--graceful-timeout", type=_positive, default=10,
+                       help="seconds workers get to finish on shutdown (default: %(default)s)")
+    serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    serve.add_argument("--control-socket", metavar="PATH",
+                       help="open gunicorn's control socket at PATH (default: none)")
+    serve.set_defaults(run=run_serve)
+
+    predict = subparsers.add_parser(
+        "predict",
+        help="score a CSV, JSONL or Parquet file offline",
+        description=(
+            "Score every row of an input file with MODEL.onnx, using the same validation as "
+            "the server. CSV: a header of raw column names, an empty field is missing. JSONL: "
+            "one raw row (JSON object) per line. Parquet needs pyarrow. Output: a CSV with the "
+            "input row number (from 0), the label and one probability column per class, or "
+            "the prediction."
+        ),
+    )
+    predict.add_argument("model", metavar="MODEL.onnx", help="file written by `pipeport export`")
+    predict.add_argument("--input", required=True, metavar="ROWS",
+                         help="rows.csv, rows.jsonl or rows.parquet")
+    predict.add_argument("--output", required=True, metavar="PREDS.csv")
+    predict.add_argument("--chunk-size", type=_positive, default=10_000,
+                         help="rows scored per session.run (default: %(default)s)")
+    predict.add_argument("--ignore-unknown-columns", action="store_true",
+                         help="drop input columns the model does not use (e.g. the target)")
+    predict.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                         help="progress bar on stderr (auto: when stderr is a terminal)")
+    predict.set_defaults(run=run_predict)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def read_token(path: str) -> str:
+    """The bearer token in `path`, stripped of surrounding whitespace."""
+    from pipeport.cli import CLIError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            token = handle.read().strip()
+    except OSError as exc:
+        raise CLIError(f"cannot read --auth-token-file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CLIError(f"--auth-token-file {path} is not UTF-8 text") from None
+    if not token:
+        raise CLIError(f"--auth-token-file {path} is empty")
+    if any(c.isspace() for c in token):
+        raise CLIError(f"--auth-token-file {path}: the token must not contain whitespace")
+    return token
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from pipeport.cli import CLIError
+    from serving.app import ServingSettings, create_app_for_model
+    from serving.gunicorn_app import GunicornSettings, run_gunicorn
+    from serving.model import ModelLoadError, load_model
+
+    if not 0 <= args.port <= 65535:
+        raise CLIError(f"--port must be between 0 and 65535, got {args.port}")
+    token = read_token(args.auth_token_file) if args.auth_token_file else None
+    try:
+        model = load_model(args.model)
+    except ModelLoadError as exc:
+        raise CLIError(str(exc)) from None
+    settings = ServingSettings(
+        max_body_bytes=args.max_body_bytes, max_rows=args.max_rows, auth_token=token
+    )
+    app = create_app_for_model(model, settings)
+    run_gunicorn(app, GunicornSettings(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        worker_class=args.worker_class,
+        threads=args.threads,
+        keepalive=args.keep_alive,
+        timeout=args.timeout,
+        graceful_timeout=args.graceful_timeout,
+        access_log=args.access_log,
+        control_socket=args.control_socket,
+    ))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    import sys
+
+    from pipeport.cli import CLIError
+    from serving.batch import BatchError, predict_file
+    from serving.model import ModelLoadError, load_model
+
+    try:
+        model = load_model(args.model)
+        rows = predict_file(
+            model, args.input, args.output,
+            chunk_size=args.chunk_size,
+            ignore_unknown_columns=args.ignore_unknown_columns,
+            progress=args.progress,
+        )
+    except (ModelLoadError, BatchError) as exc:
+        raise CLIError(str(exc)) from None
+    print(f"pipeport predict: wrote {rows} predictions to {args.output}", file=sys.stderr)
+    return 0

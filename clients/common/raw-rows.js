@@ -266,11 +266,13 @@
       /**
        * Predict raw rows. Every row is validated before any is run, so a bad row never yields a
        * partial answer. Runs in batches of `options.batchSize` (default 1024) rows.
+       * `options.rowOffset` is added to the row index in error messages, for callers that
+       * feed one large input in several calls.
        * @param {object[]} rows raw rows keyed by raw column names
        * @returns {Promise<object[]>} one prediction per row, in row order
        */
       async predict(rows, options = {}) {
-        validateRows(schema, rows);
+        validateRows(schema, rows, options.rowOffset || 0);
         const batchSize = options.batchSize || DEFAULT_BATCH_SIZE;
         const predictions = [];
         for (let start = 0; start < rows.length; start += batchSize) {

@@ -1,0 +1,9 @@
+"""Adapters that run a pipeport ONNX file in a non-Python runtime (Node.js, a browser)."""
+
+
+class RuntimeUnavailable(RuntimeError):
+    """The runtime is not installed here (no node, no clients/node_modules, no chromium, ...).
+
+    The message says what is missing and the command that installs it. Tests treat it as a
+    skip on a developer's machine and as a failure in CI, where every runtime must be present.
+    """

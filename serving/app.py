@@ -1,0 +1,334 @@
+"""The Flask application: `create_app(model_path, settings)`.
+
+Everything that can be done once is done here, at load: the session, the schema, the compiled
+validators, the output formatter, the metadata and OpenAPI documents (pre-serialised). A request
+then does parse → validate → build feeds → one `session.run` → format, nothing more.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from serving.errors import ApiError, decode_json, reject_unknown_keys, require_object
+from serving.feeds import RowError, RowErrors, raw_rows_to_feeds
+from serving.metrics import SharedMetrics
+from serving.model import LoadedModel, ModelSchema, load_model
+from serving.outputs import OutputFormatter
+
+log = logging.getLogger("pipeport.serving")
+
+JSON = "application/json"
+# Routes that answer without a token: probes and scrapers rarely carry credentials.
+PUBLIC_ENDPOINTS = frozenset({"healthz", "readyz", "metrics", "v2_live", "v2_ready"})
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """Limits and options of one server; passed in, never read from globals or the environment."""
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_rows: int = 10_000
+    auth_token: str | None = None
+    max_error_details: int = 100
+
+
+@dataclass
+class ServingState:
+    """What the views close over; also kept in `app.extensions["pipeport"]` for tests."""
+
+    model: LoadedModel
+    settings: ServingSettings
+    formatter: OutputFormatter
+    metrics: SharedMetrics
+    model_json: str
+    metadata_json: bytes
+    openapi_json: bytes
+
+    def predict(self, feeds: dict[str, Any]) -> list[Any]:
+        """The single `session.run` of a request."""
+        return self.model.session.run(self.formatter.onnx_names, feeds)
+
+
+def create_app(model_path: str | Path, settings: ServingSettings | None = None) -> Flask:
+    """Load the model and build the app. Raises `serving.model.ModelLoadError` on a bad file."""
+    settings = settings or ServingSettings()
+    model = load_model(model_path)
+    return create_app_for_model(model, settings)
+
+
+def create_app_for_model(model: LoadedModel, settings: ServingSettings) -> Flask:
+    """Build the app around an already loaded model (lets a caller load once and fork)."""
+    from serving import openapi, v2
+
+    schema = model.schema
+    app = Flask("serving")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    model_info = {"name": schema.name, "version": schema.version, "sha256": model.sha256}
+    state = ServingState(
+        model=model,
+        settings=settings,
+        formatter=OutputFormatter(schema),
+        metrics=SharedMetrics(ENDPOINTS),
+        model_json=_dumps(model_info),
+        metadata_json=_dumps(_metadata_document(model)).encode(),
+        openapi_json=_dumps(openapi.build_openapi(schema, settings)).encode(),
+    )
+    app.extensions["pipeport"] = state
+    model_labels = {**model_info, "task": schema.task}
+
+    def json_response(body: bytes | str, status: int = 200) -> Response:
+        return Response(body, status=status, mimetype=JSON)
+
+    @app.post("/v1/predict", endpoint="predict")
+    def predict() -> Response:
+        body = require_object(decode_json(_json_body()))
+        reject_unknown_keys(body, ("rows",), "request body")
+        rows = _rows_field(body.get("rows"), settings.max_rows)
+        feeds = _feeds(rows, schema)
+        predictions = state.formatter.predictions(state.predict(feeds))
+        request.environ["pipeport.rows"] = len(rows)
+        return json_response(
+            f'{{"model":{state.model_json},"predictions":{_dumps(predictions)}}}'
+        )
+
+    @app.post("/invocations", endpoint="invocations")
+    def invocations() -> Response:
+        body = require_object(decode_json(_json_body()))
+        rows = _mlflow_rows(body, settings.max_rows)
+        feeds = _feeds(rows, schema)
+        values = state.formatter.simple(state.predict(feeds))
+        request.environ["pipeport.rows"] = len(rows)
+        return json_response(f'{{"predictions":{_dumps(values)}}}')
+
+    @app.get("/metadata", endpoint="metadata")
+    def metadata() -> Response:
+        return json_response(state.metadata_json)
+
+    @app.get("/openapi.json", endpoint="openapi")
+    def openapi_document() -> Response:
+        return json_response(state.openapi_json)
+
+    @app.get("/healthz", endpoint="healthz")
+    def healthz() -> Response:
+        return json_response(b'{"status":"ok"}')
+
+    @app.get("/readyz", endpoint="readyz")
+    def readyz() -> Response:
+        # The model is loaded before the app exists, so an answering app is a ready one.
+        return json_response(f'{{"status":"ready","model":{state.model_json}}}')
+
+    @app.get("/metrics", endpoint="metrics")
+    def metrics() -> Response:
+        text = state.metrics.render(model_labels)
+        return Response(text, mimetype="text/plain", content_type="text/plain; version=0.0.4")
+
+    v2.register(app, state)
+
+    if settings.auth_token is not None:
+        app.before_request(_auth_check(settings.auth_token))
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> Response:
+        oip = request.path == "/v2" or request.path.startswith("/v2/")
+        response = json_response(exc.body(settings.max_error_details, oip), exc.status)
+        response.headers.update(exc.headers)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return api_error(_from_http_exception(exc))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        # Never a stack trace to the client; the log has it for the operator.
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return api_error(ApiError(500, "internal_error", "internal server error"))
+
+    @app.teardown_request
+    def remember_endpoint(_exc: BaseException | None) -> None:
+        # For the metrics middleware, which runs outside the request context.
+        request.environ["pipeport.endpoint"] = request.endpoint or "other"
+
+    app.wsgi_app = _timed(app.wsgi_app, state.metrics)  # type: ignore[method-assign]
+    return app
+
+
+# Endpoint names (Flask endpoints) that metrics break requests down by.
+ENDPOINTS = (
+    "predict", "invocations", "metadata", "openapi", "healthz", "readyz", "metrics",
+    "v2_server", "v2_live", "v2_ready", "v2_model", "v2_model_ready", "v2_infer",
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _json_body() -> bytes:
+    """The raw body of a JSON request; 415 for any other content type, 413 past the limit."""
+    if request.mimetype != JSON:
+        raise ApiError(
+            415, "unsupported_media_type",
+            f"Content-Type must be {JSON}, got {request.content_type or 'none'}",
+        )
+    return request.get_data(cache=False)
+
+
+def _rows_field(rows: Any, max_rows: int) -> list[Any]:
+    if rows is None:
+        raise ApiError(400, "invalid_body", 'request body needs "rows": an array of row objects',
+                       [RowError(None, "rows", "missing field")])
+    if not isinstance(rows, list):
+        raise ApiError(400, "invalid_body", '"rows" must be an array of row objects',
+                       [RowError(None, "rows", "expected an array")])
+    check_batch_size(len(rows), max_rows)
+    return rows
+
+
+def check_batch_size(n: int, max_rows: int) -> None:
+    if n == 0:
+        raise ApiError(400, "empty_batch", "the request holds no rows; send at least one")
+    if n > max_rows:
+        raise ApiError(413, "too_many_rows",
+                       f"the request holds {n} rows; the limit is {max_rows} per request")
+
+
+def _feeds(rows: list[Any], schema: ModelSchema) -> dict[str, Any]:
+    try:
+        return raw_rows_to_feeds(rows, schema)
+    except RowErrors as exc:
+        raise ApiError.from_row_errors(exc) from None
+
+
+def _mlflow_rows(body: dict[str, Any], max_rows: int) -> list[Any]:
+    """MLflow scoring-server bodies → raw rows (dataframe_records / dataframe_split)."""
+    formats = [key for key in ("dataframe_records", "dataframe_split", "instances", "inputs")
+               if key in body]
+    reject_unknown_keys(
+        body, ("dataframe_records", "dataframe_split", "instances", "inputs", "params"),
+        "request body",
+    )
+    if len(formats) != 1:
+        raise ApiError(400, "invalid_body",
+                       "send exactly one of dataframe_records or dataframe_split")
+    kind = formats[0]
+    if kind in ("instances", "inputs"):
+        raise ApiError(400, "invalid_body",
+                       f"{kind!r} (tensor input) is not supported by this model; send "
+                       "dataframe_records or dataframe_split with the raw columns")
+    if kind == "dataframe_records":
+        rows = body[kind]
+        if not isinstance(rows, list):
+            raise ApiError(400, "invalid_body", "dataframe_records must be an array of objects")
+        check_batch_size(len(rows), max_rows)
+        return rows
+    split = require_object(body[kind], "dataframe_split")
+    reject_unknown_keys(split, ("columns", "data", "index"), "dataframe_split")
+    columns, data = split.get("columns"), split.get("data")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise ApiError(400, "invalid_body", "dataframe_split.columns must be an array of strings")
+    if not isinstance(data, list):
+        raise ApiError(400, "invalid_body", "dataframe_split.data must be an array of arrays")
+    check_batch_size(len(data), max_rows)
+    errors, rows = [], []
+    for i, values in enumerate(data):
+        if not isinstance(values, list) or len(values) != len(columns):
+            errors.append(RowError(i, None, f"expected an array of {len(columns)} values "
+                                            "(one per column)"))
+            continue
+        rows.append(dict(zip(columns, values, strict=True)))
+    if errors:
+        raise ApiError.from_row_errors(RowErrors(errors))
+    return rows
+
+
+def _auth_check(token: str) -> Callable[[], None]:
+    expected = f"Bearer {token}".encode()
+
+    def check() -> None:
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return
+        provided = request.headers.get("Authorization", "").encode("utf-8", "replace")
+        if not hmac.compare_digest(provided, expected):
+            raise ApiError(401, "unauthorized",
+                           "missing or wrong bearer token (send Authorization: Bearer <token>)",
+                           headers={"WWW-Authenticate": 'Bearer realm="pipeport"'})
+
+    return check
+
+
+def _from_http_exception(exc: HTTPException) -> ApiError:
+    status = exc.code or 500
+    if status == 404:
+        return ApiError(404, "not_found",
+                        f"no such route: {request.method} {request.path} (see /openapi.json)")
+    if status == 405:
+        allowed = exc.valid_methods if hasattr(exc, "valid_methods") else None
+        methods = ", ".join(allowed or ())
+        return ApiError(405, "method_not_allowed",
+                        f"{request.method} is not allowed on {request.path}; use {methods}",
+                        headers={"Allow": methods} if methods else None)
+    if status == 413:
+        return ApiError(413, "body_too_large",
+                        f"request body exceeds the limit of {request.max_content_length} bytes")
+    return ApiError(status, exc.name.lower().replace(" ", "_"), exc.description or exc.name)
+
+
+def _metadata_document(model: LoadedModel) -> dict[str, Any]:
+    import numpy
+    import onnxruntime
+
+    from pipeport import __version__
+
+    meta = model.schema.metadata
+    return {
+        "model": {"name": model.schema.name, "version": model.schema.version,
+                  "sha256": model.sha256, "file": model.path.name,
+                  "size_bytes": model.size_bytes},
+        "task": model.schema.task,
+        "inputs": meta.get("inputs"),
+        "outputs": meta.get("outputs"),
+        "classes": meta.get("classes"),
+        "estimator": meta.get("estimator"),
+        "training": meta.get("training"),
+        "packages": meta.get("packages"),
+        "parity": meta.get("parity"),
+        "format_version": meta.get("format_version"),
+        "serving": {"pipeport": __version__, "onnxruntime": onnxruntime.__version__,
+                    "numpy": numpy.__version__},
+    }
+
+
+def _timed(wsgi_app: Callable[..., Iterable[bytes]], metrics: SharedMetrics) -> Callable[
+    ..., Iterable[bytes]
+]:
+    """Count and time every request (including 404s and errors) around the Flask app."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start = time.perf_counter()
+        seen: list[str] = []
+
+        def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            seen.append(status)
+            return start_response(status, headers, exc_info)
+
+        result = wsgi_app(environ, recording_start_response)
+        endpoint = environ.get("pipeport.endpoint", "other")
+        status = int(seen[-1][:3]) if seen else 500
+        metrics.observe(endpoint, status, time.perf_counter() - start,
+                        environ.get("pipeport.rows", 0) if status == 200 else 0)
+        return result
+
+    return app

@@ -1,0 +1,95 @@
+"""Run the Flask app under gunicorn, programmatically (no gunicorn config file, no argv parsing).
+
+Choices, and why:
+- The app (model, session, metrics map) is built once in the master and workers fork from it
+  (`preload_app`): one load for the whole server, a short cold start per worker, memory shared
+  copy-on-write, and a shared metrics map (serving.metrics). The session has one intra-op thread
+  and no thread pool, so forking after creating it is safe.
+- One worker process per core: `session.run` is CPU-bound and holds one core; more processes
+  only add context switches, fewer leave cores idle.
+- `gthread` workers, one thread each, by default: like `sync` one request at a time per process,
+  but they keep HTTP connections alive (gunicorn's `sync` worker closes every connection), which
+  saves a TCP handshake per request for clients that reuse connections. `--worker-class sync`
+  remains available.
+- No control socket unless asked for: gunicorn ≥ 25.1 otherwise creates one under
+  $XDG_RUNTIME_DIR or $HOME/.gunicorn, which a server image should not have to allow.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+@dataclass(frozen=True)
+class GunicornSettings:
+    """Process-level server settings (the HTTP-level limits are in ServingSettings)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 0  # 0: one per core
+    worker_class: str = "gthread"
+    threads: int = 1
+    keepalive: int = 5
+    timeout: int = 30
+    graceful_timeout: int = 10
+    access_log: bool = False
+    control_socket: str | None = None
+    backlog: int = 2048
+
+    def options(self) -> dict[str, Any]:
+        """The gunicorn settings dict (names as in gunicorn's documentation)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        options: dict[str, Any] = {
+            "bind": [f"{host}:{self.port}"],
+            "workers": self.workers or default_workers(),
+            "worker_class": self.worker_class,
+            "threads": self.threads,
+            "keepalive": self.keepalive,
+            "timeout": self.timeout,
+            "graceful_timeout": self.graceful_timeout,
+            "preload_app": True,
+            "backlog": self.backlog,
+            "accesslog": "-" if self.access_log else None,
+            "errorlog": "-",
+            "loglevel": "info",
+            "proc_name": "pipeport-serve",
+        }
+        if self.control_socket:
+            options["control_socket"] = self.control_socket
+        else:
+            options["control_socket_disable"] = True
+        return options
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on (respects CPU affinity / cgroup cpusets)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class PipeportGunicorn(BaseApplication):  # type: ignore[misc]
+    """A gunicorn application around an already built WSGI app."""
+
+    def __init__(self, wsgi_app: Any, options: dict[str, Any]) -> None:
+        self._wsgi_app = wsgi_app
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            if value is not None:
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self._wsgi_app
+
+
+def run_gunicorn(wsgi_app: Any, settings: GunicornSettings) -> None:
+    """Serve until gunicorn's master is told to stop (SIGTERM/SIGINT)."""
+    PipeportGunicorn(wsgi_app, settings.options()).run()

@@ -1,0 +1,221 @@
+"""Load a pipeport ONNX file: bytes, sha256, one onnxruntime session and a typed schema.
+
+Everything the server needs is read from the file alone (docs/onnx-contract.md), once, at load.
+A file that is missing, corrupt or not ours raises `ModelLoadError` with a one-line message, so
+`pipeport serve` can refuse to start without a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import onnxruntime as ort
+
+METADATA_KEY = "pipeport"
+SUPPORTED_FORMAT_VERSIONS = (1,)
+
+Kind = Literal["numeric", "categorical"]
+_ONNX_TYPE_BY_KIND = {"numeric": "tensor(double)", "categorical": "tensor(string)"}
+
+
+class ModelLoadError(Exception):
+    """The model file cannot be served; the message is one line naming the file and the fix."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One raw column and the ONNX input it is fed to."""
+
+    name: str
+    onnx_name: str
+    kind: Kind
+    missing_allowed: bool = True
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSchema:
+    """What the pipeport metadata says about the graph, typed and checked against the session.
+
+    Compared and hashed by identity (eq=False), so per-schema work compiled at load (validators,
+    formatters) can be cached against it.
+    """
+
+    name: str
+    version: str
+    task: Literal["classification", "regression"]
+    inputs: tuple[InputSpec, ...]
+    # Output key ("label", "probabilities" or "prediction") -> ONNX output name.
+    outputs: dict[str, str]
+    classes: tuple[str | int, ...] = ()
+    label_is_int: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.inputs)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A ready-to-run model: the session plus what was learnt about it at load."""
+
+    path: Path
+    sha256: str
+    size_bytes: int
+    session: ort.InferenceSession
+    schema: ModelSchema
+
+
+def session_options() -> ort.SessionOptions:
+    """One intra-op thread: gunicorn runs one process per core, so threads would only contend."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only; warnings about initializers are noise here
+    return options
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """Read, hash and open `path`; parse and check its pipeport metadata."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelLoadError(f"model file not found: {path}") from None
+    except IsADirectoryError:
+        raise ModelLoadError(
+            f"{path} is a directory; pass the .onnx file (e.g. {path}/pipeline.onnx)"
+        ) from None
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model file {path}: {exc.strerror}") from None
+    try:
+        session = ort.InferenceSession(
+            data, session_options(), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises several types for a bad file
+        reason = _first_line(str(exc))
+        raise ModelLoadError(f"{path} is not a valid ONNX model ({reason})") from None
+    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if raw is None:
+        raise ModelLoadError(
+            f"{path} has no '{METADATA_KEY}' metadata: it was not written by `pipeport export`"
+        )
+    schema = parse_metadata(raw, session, source=str(path))
+    return LoadedModel(
+        path=path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        session=session,
+        schema=schema,
+    )
+
+
+def parse_metadata(raw: str, session: ort.InferenceSession, source: str) -> ModelSchema:
+    """Turn the metadata JSON into a `ModelSchema`, checking it against the session's graph."""
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        raise ModelLoadError(f"{source}: '{METADATA_KEY}' metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise ModelLoadError(f"{source}: '{METADATA_KEY}' metadata is not a JSON object")
+    fmt = meta.get("format_version")
+    if fmt not in SUPPORTED_FORMAT_VERSIONS:
+        raise ModelLoadError(
+            f"{source}: metadata format_version {fmt!r} is not supported by this server "
+            f"(supported: {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}); upgrade pipeport"
+        )
+    try:
+        task = meta["task"]
+        if task not in ("classification", "regression"):
+            raise ModelLoadError(f"{source}: unknown task {task!r} in metadata")
+        inputs = tuple(_parse_input(entry) for entry in meta["inputs"])
+        outputs = {key: str(value["onnx_name"]) for key, value in meta["outputs"].items()}
+        classes = tuple(meta.get("classes") or ())
+        name, version = str(meta["name"]), str(meta["version"])
+    except ModelLoadError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelLoadError(f"{source}: malformed '{METADATA_KEY}' metadata ({exc!r})") from None
+
+    expected_outputs = (
+        {"label", "probabilities"} if task == "classification" else {"prediction"}
+    )
+    if set(outputs) != expected_outputs:
+        raise ModelLoadError(
+            f"{source}: metadata outputs {sorted(outputs)} do not match task {task!r} "
+            f"(expected {sorted(expected_outputs)})"
+        )
+    label_is_int = False
+    if task == "classification":
+        if not classes:
+            raise ModelLoadError(f"{source}: a classification model needs 'classes' in metadata")
+        label_type = meta["outputs"]["label"].get("onnx_type", "tensor(string)")
+        label_is_int = label_type == "tensor(int64)"
+    _check_against_session(inputs, outputs, session, source)
+    return ModelSchema(
+        name=name,
+        version=version,
+        task=task,
+        inputs=inputs,
+        outputs=outputs,
+        classes=classes,
+        label_is_int=label_is_int,
+        metadata=meta,
+    )
+
+
+def _parse_input(entry: dict[str, Any]) -> InputSpec:
+    kind = entry["kind"]
+    if kind not in _ONNX_TYPE_BY_KIND:
+        raise ValueError(f"input {entry.get('name')!r} has unknown kind {kind!r}")
+    return InputSpec(
+        name=str(entry["name"]),
+        onnx_name=str(entry["onnx_name"]),
+        kind=kind,
+        missing_allowed=bool(entry.get("missing_allowed", True)),
+        categories=tuple(str(c) for c in entry.get("categories") or ()),
+    )
+
+
+def _check_against_session(
+    inputs: tuple[InputSpec, ...],
+    outputs: dict[str, str],
+    session: ort.InferenceSession,
+    source: str,
+) -> None:
+    """Refuse a file whose metadata and graph disagree: better at start than on a request."""
+    graph_inputs = {node.name: node.type for node in session.get_inputs()}
+    described = {spec.onnx_name for spec in inputs}
+    undescribed = sorted(set(graph_inputs) - described)
+    if undescribed:
+        raise ModelLoadError(f"{source}: graph inputs {undescribed} are not in the metadata")
+    for spec in inputs:
+        actual = graph_inputs.get(spec.onnx_name)
+        if actual is None:
+            raise ModelLoadError(
+                f"{source}: metadata input {spec.name!r} names ONNX input "
+                f"{spec.onnx_name!r}, which the graph does not have"
+            )
+        if actual != _ONNX_TYPE_BY_KIND[spec.kind]:
+            raise ModelLoadError(
+                f"{source}: input {spec.name!r} is {spec.kind} but the graph takes {actual}"
+            )
+    graph_outputs = {node.name for node in session.get_outputs()}
+    for key, onnx_name in outputs.items():
+        if onnx_name not in graph_outputs:
+            raise ModelLoadError(
+                f"{source}: metadata output {key!r} names {onnx_name!r}, "
+                "which the graph does not produce"
+            )
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return line[:300]

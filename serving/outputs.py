@@ -1,0 +1,74 @@
+"""onnxruntime outputs → prediction dicts, with the formatting decided once per model.
+
+A prediction is `{"label": …, "probabilities": {class: p, …}}` for classification (class keys
+are `str(class)`, in the order of `classes`) and `{"prediction": x}` for regression
+(docs/onnx-contract.md). JSON has no NaN, so a non-finite output value becomes null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from serving.model import ModelSchema
+
+
+class OutputFormatter:
+    """Knows which outputs to ask `session.run` for and how to turn them into JSON values."""
+
+    def __init__(self, schema: ModelSchema) -> None:
+        self.task = schema.task
+        if schema.task == "classification":
+            # Order matters: format() unpacks in this order.
+            self.output_keys: tuple[str, ...] = ("label", "probabilities")
+        else:
+            self.output_keys = ("prediction",)
+        self.onnx_names = [schema.outputs[key] for key in self.output_keys]
+        self.class_keys = tuple(str(c) for c in schema.classes)
+
+    def predictions(self, outputs: list[np.ndarray]) -> list[dict[str, Any]]:
+        """One dict per row, in row order."""
+        if self.task == "classification":
+            labels = outputs[0].reshape(-1).tolist()
+            keys = self.class_keys
+            return [
+                {"label": label, "probabilities": dict(zip(keys, probs, strict=True))}
+                for label, probs in zip(labels, _finite_rows(outputs[1]), strict=True)
+            ]
+        return [{"prediction": value} for value in _finite_values(outputs[0])]
+
+    def simple(self, outputs: list[np.ndarray]) -> list[Any]:
+        """Labels (classification) or values (regression): what an MLflow sklearn model returns."""
+        if self.task == "classification":
+            return outputs[0].reshape(-1).tolist()
+        return _finite_values(outputs[0])
+
+    def csv_header(self) -> list[str]:
+        """Column names for batch output, after the row number."""
+        if self.task == "classification":
+            return ["label", *(f"probability_{key}" for key in self.class_keys)]
+        return ["prediction"]
+
+    def csv_rows(self, outputs: list[np.ndarray]) -> list[list[Any]]:
+        """Rows of values matching `csv_header()`; non-finite values as empty fields."""
+        if self.task == "classification":
+            labels = outputs[0].reshape(-1).tolist()
+            return [
+                [label, *("" if p is None else repr(p) for p in probs)]
+                for label, probs in zip(labels, _finite_rows(outputs[1]), strict=True)
+            ]
+        return [["" if v is None else repr(v)] for v in _finite_values(outputs[0])]
+
+
+def _finite_values(array: np.ndarray) -> list[float | None]:
+    flat = array.reshape(-1)
+    if np.isfinite(flat).all():
+        return flat.tolist()
+    return [v if np.isfinite(v) else None for v in flat.tolist()]
+
+
+def _finite_rows(array: np.ndarray) -> list[list[float | None]]:
+    if np.isfinite(array).all():
+        return array.tolist()
+    return [[v if np.isfinite(v) else None for v in row] for row in array.tolist()]

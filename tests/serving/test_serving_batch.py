@@ -1,0 +1,139 @@
+"""`pipeport predict`: offline scoring of CSV, JSONL and Parquet with the server's feeds code."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+import pytest
+from conftest import run_cli
+from model_builders import CATEGORICAL, CLASSES, NUMERIC, expected_classifier
+
+from serving.batch import BatchError, predict_file
+from serving.model import load_model
+
+ROWS = [(40.0, "Dream"), (None, None), (50.5, "Biscoe"), (33.0, "Atlantis")]
+
+
+@pytest.fixture(scope="module")
+def classifier(classifier_path):
+    return load_model(classifier_path)
+
+
+def write_csv(path, rows, header=(NUMERIC, CATEGORICAL)):
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+    return path
+
+
+def read_output(path):
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def check_predictions(output_rows, rows):
+    assert [int(r["row"]) for r in output_rows] == list(range(len(rows)))
+    for out, (x, island) in zip(output_rows, rows, strict=True):
+        expected = expected_classifier(x, island, CLASSES)
+        assert out["label"] == expected["label"]
+        for key, p in expected["probabilities"].items():
+            assert float(out[f"probability_{key}"]) == pytest.approx(p, abs=1e-15)
+
+
+def test_csv_in_chunks(classifier, tmp_path):
+    source = write_csv(tmp_path / "rows.csv", ROWS * 3)
+    count = predict_file(classifier, source, tmp_path / "preds.csv", chunk_size=5,
+                         progress="never")
+    assert count == 12
+    check_predictions(read_output(tmp_path / "preds.csv"), ROWS * 3)
+
+
+def test_jsonl(classifier, tmp_path):
+    source = tmp_path / "rows.jsonl"
+    source.write_text("\n".join(json.dumps({NUMERIC: x, CATEGORICAL: i}) for x, i in ROWS)
+                      + "\n\n")
+    predict_file(classifier, source, tmp_path / "preds.csv", chunk_size=3, progress="never")
+    check_predictions(read_output(tmp_path / "preds.csv"), ROWS)
+
+
+def test_parquet(classifier, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({NUMERIC: [r[0] for r in ROWS], CATEGORICAL: [r[1] for r in ROWS]})
+    pq.write_table(table, tmp_path / "rows.parquet")
+    predict_file(classifier, tmp_path / "rows.parquet", tmp_path / "preds.csv", chunk_size=2,
+                 progress="never")
+    check_predictions(read_output(tmp_path / "preds.csv"), ROWS)
+
+
+def test_parquet_without_pyarrow_says_so(classifier, tmp_path, monkeypatch):
+    (tmp_path / "rows.parquet").write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(BatchError, match="needs pyarrow"):
+        predict_file(classifier, tmp_path / "rows.parquet", tmp_path / "out.csv")
+
+
+def test_regression_output_column(regressor_path, tmp_path):
+    source = write_csv(tmp_path / "rows.csv", [(40.0, "Dream")])
+    predict_file(load_model(regressor_path), source, tmp_path / "preds.csv", progress="never")
+    assert read_output(tmp_path / "preds.csv") == [{"row": "0", "prediction": "81.0"}]
+
+
+@pytest.mark.parametrize("content, needle", [
+    (f"{NUMERIC},{CATEGORICAL}\n40,Dream\nforty,Dream\n", f"row 1, column '{NUMERIC}'"),
+    (f"{NUMERIC},{CATEGORICAL}\nnan,Dream\n", "not a finite number"),
+    (f"{NUMERIC},{CATEGORICAL}\n40,Dream,extra\n", "row 0"),
+    (f"{NUMERIC}\n40\n", "missing columns ['island']"),
+    (f"{NUMERIC},{CATEGORICAL},species\n40,Dream,Adelie\n", "--ignore-unknown-columns"),
+    ("", "empty"),
+])
+def test_csv_errors_name_row_and_column(classifier, tmp_path, content, needle):
+    (tmp_path / "rows.csv").write_text(content)
+    with pytest.raises(BatchError) as caught:
+        predict_file(classifier, tmp_path / "rows.csv", tmp_path / "out.csv")
+    assert needle in str(caught.value)
+    assert not (tmp_path / "out.csv").exists()  # no half-written output
+    assert list(tmp_path.glob(".*partial")) == []
+
+
+def test_unknown_columns_can_be_ignored(classifier, tmp_path):
+    write_csv(tmp_path / "rows.csv", [(40.0, "Dream", "Adelie")],
+              header=(NUMERIC, CATEGORICAL, "species"))
+    predict_file(classifier, tmp_path / "rows.csv", tmp_path / "out.csv",
+                 ignore_unknown_columns=True, progress="never")
+    assert read_output(tmp_path / "out.csv")[0]["label"] == "Adelie"
+
+
+def test_jsonl_row_errors_use_the_raw_row_contract(classifier, tmp_path):
+    (tmp_path / "rows.jsonl").write_text(json.dumps({NUMERIC: "x", CATEGORICAL: "Dream"}))
+    with pytest.raises(BatchError, match=f"row 0, column '{NUMERIC}'"):
+        predict_file(classifier, tmp_path / "rows.jsonl", tmp_path / "out.csv")
+
+
+def test_progress_bar_goes_to_stderr_for_long_inputs(classifier, tmp_path):
+    source = write_csv(tmp_path / "rows.csv", ROWS * 10)
+    stderr = io.StringIO()
+    predict_file(classifier, source, tmp_path / "out.csv", chunk_size=8, progress="always",
+                 stderr=stderr)
+    assert "\rpredict [" in stderr.getvalue()
+    assert "40 rows" in stderr.getvalue()
+
+
+def test_predict_command(classifier_path, tmp_path):
+    source = write_csv(tmp_path / "rows.csv", ROWS)
+    result = run_cli("predict", str(classifier_path), "--input", str(source),
+                     "--output", str(tmp_path / "preds.csv"))
+    assert result.returncode == 0, result.stderr
+    check_predictions(read_output(tmp_path / "preds.csv"), ROWS)
+    bad = run_cli("predict", str(classifier_path), "--input", str(tmp_path / "nope.csv"),
+                  "--output", str(tmp_path / "x.csv"))
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"pipeport predict: error: input file not found: " \
+                                 f"{tmp_path / 'nope.csv'}"
