@@ -129,7 +129,7 @@ def _free_port() -> int:
 def running_server(model_path: Path, workers: int = 1, extra: list[str] | None = None) -> Iterator[str]:
     """`pipeport serve` on a free loopback port; yields its base URL, stops it afterwards."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "pipeport.cli", "serve", str(model_path), "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "pipeport", "serve", str(model_path), "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--graceful-timeout", "1", *(extra or [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -223,7 +223,7 @@ def max_ulps(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> 
     ia = np.where(ia < 0, np.int64(-(2**63)) - ia, ia)  # order-preserving map of the bit patterns
     ib = np.where(ib < 0, np.int64(-(2**63)) - ib, ib)
     with np.errstate(over="ignore"):
-        diff = np.abs(ia.astype(np.float64) - ib.astype(np.float64))
+        diff = np.abs(ia - ib).astype(np.float64)  # exact for same-sign values
     return float(np.where(np.isnan(a) | np.isnan(b), math.inf, diff).max())
 
 

@@ -138,7 +138,7 @@ def _csv_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool) 
                     break
                 if len(rows) == chunk_size:
                     _raise_if(errors)
-                    yield first, rows, handle.buffer.tell() / size
+                    yield first, rows, handle.buffer.tell() / size  # type: ignore[attr-defined]
                     first, rows = index, []
         except (UnicodeDecodeError, csv.Error) as exc:
             raise BatchError(f"{path.name} near line {reader.line_num}: {exc}") from None

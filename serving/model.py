@@ -192,10 +192,6 @@ def _check_against_session(
 ) -> None:
     """Refuse a file whose metadata and graph disagree: better at start than on a request."""
     graph_inputs = {node.name: node.type for node in session.get_inputs()}
-    described = {spec.onnx_name for spec in inputs}
-    undescribed = sorted(set(graph_inputs) - described)
-    if undescribed:
-        raise ModelLoadError(f"{source}: graph inputs {undescribed} are not in the metadata")
     for spec in inputs:
         actual = graph_inputs.get(spec.onnx_name)
         if actual is None:
@@ -207,6 +203,10 @@ def _check_against_session(
             raise ModelLoadError(
                 f"{source}: input {spec.name!r} is {spec.kind} but the graph takes {actual}"
             )
+    described = {spec.onnx_name for spec in inputs}
+    undescribed = sorted(set(graph_inputs) - described)
+    if undescribed:
+        raise ModelLoadError(f"{source}: graph inputs {undescribed} are not in the metadata")
     graph_outputs = {node.name for node in session.get_outputs()}
     for key, onnx_name in outputs.items():
         if onnx_name not in graph_outputs:

@@ -42,7 +42,7 @@ def _responses(ok: dict[str, Any], errors: tuple[str, ...]) -> dict[str, Any]:
 def build_openapi(schema: ModelSchema, settings: ServingSettings) -> dict[str, Any]:
     """The whole document, for the model `schema` and the limits in `settings`."""
     auth = settings.auth_token is not None
-    secured = [{"bearer": []}] if auth else []
+    secured: list[dict[str, list[str]]] = [{"bearer": []}] if auth else []
     body_errors = ("400", "401", "413", "415", "422") if auth else ("400", "413", "415", "422")
     read_errors = ("401",) if auth else ()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -116,7 +117,7 @@ def register(app: Flask, state: ServingState) -> None:
         out.headers[HEADER_LENGTH] = str(len(header))
         return out
 
-    routes = [
+    routes: list[tuple[str, str, Callable[..., Response], str]] = [
         ("/v2", "v2_server", server, "GET"),
         ("/v2/health/live", "v2_live", live, "GET"),
         ("/v2/health/ready", "v2_ready", ready, "GET"),

@@ -22,6 +22,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from research.config import load_config
 from research.estimators import ESTIMATORS
@@ -65,6 +66,14 @@ UNSEEN = {"island name": "Atlantis", "année": 1999, "is.adult": "maybe", "zone"
 def via_csv(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame as pandas.read_csv returns it after a round trip through CSV text."""
     return pd.read_csv(io.StringIO(frame.to_csv(index=False)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_openmp_thread():
+    # hist_gradient_boosting's OpenMP threads spin on tiny data when the machine is busy (seconds
+    # per predict); one thread keeps this module fast. Determinism tests run without the limit.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
 
 
 @pytest.fixture(scope="session")
