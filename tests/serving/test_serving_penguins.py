@@ -1,4 +1,4 @@
-"""Integration: serve the real exported penguins models, when the exporter has produced them."""
+"""Integration: serve the real exported penguins models (trained and exported here first)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,28 @@ from conftest import REPO
 from serving.batch import predict_file
 from serving.model import load_model
 
-ARTIFACTS = REPO / "artifacts"
-MODELS = [ARTIFACTS / name / "pipeline.onnx" for name in ("penguins-species", "penguins-body-mass")]
+CONFIGS = ("penguins-species", "penguins-body-mass")
 
 
-@pytest.mark.parametrize("model_path", MODELS, ids=lambda p: p.parent.name)
-def test_batch_and_http_agree_on_the_holdout_rows(start_server, model_path, tmp_path):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The bundled configs, trained and exported by the real CLI (never skipped)."""
+    from pipeport.cli import main as pipeport
+
+    out = {}
+    for name in CONFIGS:
+        directory = tmp_path_factory.mktemp(name)
+        assert pipeport(["train", str(REPO / "configs" / f"{name}.toml"), "--out", str(directory),
+                         "--quiet"]) == 0
+        assert pipeport(["export", str(directory), "--rows", "500"]) == 0
+        out[name] = directory / "pipeline.onnx"
+    return out
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_batch_and_http_agree_on_the_holdout_rows(start_server, exported, config, tmp_path):
+    model_path = exported[config]
     holdout = model_path.parent / "holdout.csv"
-    if not model_path.exists() or not holdout.exists():
-        pytest.skip("run `pipeport train` and `pipeport export` first")
     model = load_model(model_path)
     count = predict_file(model, holdout, tmp_path / "preds.csv", ignore_unknown_columns=True,
                          progress="never")
