@@ -70,8 +70,19 @@ def _rename(model: onnx.ModelProto, old: str, new: str) -> None:
             value.name = new
 
 
+def _reset_skl2onnx_counters() -> None:
+    """skl2onnx names some values from process-global counters (the KNN converter's Scan
+    subgraph: "cdistd_<n>", "UU<n>UU"), so a second conversion in one process would name them
+    differently. Reset them so the file does not depend on what was converted before."""
+    from skl2onnx.common import _topology, utils
+
+    utils._unique_index["subgraph"] = 0
+    _topology.Variable._UNIQUE_NUMBER_ = 0
+
+
 def _convert(pipeline: Any, schema: PipelineSchema, name: str) -> onnx.ModelProto:
     register_converters()
+    _reset_skl2onnx_counters()
     initial_types = [
         (raw.name, StringTensorType([None, 1]) if raw.kind == CATEGORICAL else DoubleTensorType([None, 1]))
         for raw in schema.inputs

@@ -120,8 +120,8 @@ def check_supported(pipeline: Any, path: str = "") -> None:
                 "cannot export; set add_indicator=False"
             )
         statistics = getattr(pipeline, "statistics_", None)
-        if isinstance(pipeline, SimpleImputer) and statistics is not None and (
-            np.asarray(statistics).dtype.kind not in "biuf"
+        if isinstance(pipeline, SimpleImputer) and statistics is not None and any(
+            isinstance(v, (str, bytes)) for v in np.asarray(statistics, dtype=object).ravel()
         ):
             raise UnsupportedStepError(
                 f"Step '{where}' is a SimpleImputer fitted on text (categorical) values, which "

@@ -20,6 +20,16 @@ import export_testkit as kit  # noqa: E402
 GATE_ROWS = 2_000
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_openmp_thread():
+    """HistGradientBoosting predicts with OpenMP; on 2 cores, next to onnxruntime's threads, its
+    spinning workers make each small predict 5-10x slower. Results do not depend on it."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
+
+
 class Trained:
     """A fitted pipeline, its held-out raw rows and (once asked for) its export."""
 
@@ -79,7 +89,12 @@ def synthetic(
         if (estimator, task) not in cache:
             target = kit.SYN_CLASS_TARGET if task == "classification" else kit.SYN_REG_TARGET
             raw = kit.train_config(
-                synthetic_csv, target, kit.SYN_NUMERIC, kit.SYN_CATEGORICAL, task, estimator,
+                synthetic_csv,
+                target,
+                kit.SYN_NUMERIC,
+                kit.SYN_CATEGORICAL,
+                task,
+                estimator,
                 kit.SMALL_PARAMS.get(estimator),
             )
             out = tmp_path_factory.mktemp(f"synthetic-{estimator}-{task}")

@@ -138,7 +138,7 @@ def train_config(
 
 
 def train_raw(raw: dict[str, Any], out_dir: Path) -> tuple[Any, pd.DataFrame]:
-    """research.train on a config dict: (fitted pipeline, held-out raw rows as read_csv reads them)."""
+    """research.train on a config dict: (fitted pipeline, held-out rows as read_csv reads them)."""
     from research.config import parse_config
     from research.train import train
 
@@ -150,7 +150,9 @@ def train_raw(raw: dict[str, Any], out_dir: Path) -> tuple[Any, pd.DataFrame]:
     return result.pipeline, pd.read_csv(out_dir / "holdout.csv")
 
 
-def penguin_config(task: str, estimator: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def penguin_config(
+    task: str, estimator: str, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Classification: species from everything else; regression: body_mass_g, species as input."""
     if task == "classification":
         return train_config(
@@ -216,7 +218,9 @@ def ort_session(model: Any) -> Any:
     )
 
 
-def assert_matches_sklearn(pipeline: Any, task: str, frame: pd.DataFrame, outputs: list[Any]) -> None:
+def assert_matches_sklearn(
+    pipeline: Any, task: str, frame: pd.DataFrame, outputs: list[Any]
+) -> None:
     """onnx outputs (label, probabilities) or (prediction,) against scikit-learn, at the tolerances
     of the issue: labels equal on every row, probabilities 1e-6 abs, regression 1e-6 relative."""
     if task == "classification":
@@ -247,11 +251,46 @@ def stress_rows(frame: pd.DataFrame, categorical: list[str], n: int, seed: int) 
         missing = draw < 0.10
         odd = (draw >= 0.10) & (draw < 0.18)
         if column in categorical:
-            rows.loc[odd, column] = [f"never seen λ {k}" for k in rng.integers(0, 3, int(odd.sum()))]
+            rows.loc[odd, column] = [
+                f"never seen λ {k}" for k in rng.integers(0, 3, int(odd.sum()))
+            ]
         else:
             observed = pd.to_numeric(frame[column].astype(object), errors="coerce").dropna()
             span = max(float(observed.max() - observed.min()), 1.0)
-            far = rng.choice([-1.0, 1.0], int(odd.sum())) * rng.uniform(5, 50, int(odd.sum())) * span
+            far = (
+                rng.choice([-1.0, 1.0], int(odd.sum())) * rng.uniform(5, 50, int(odd.sum())) * span
+            )
             rows.loc[odd, column] = far
         rows.loc[missing, column] = np.nan
     return rows
+
+
+def toml_text(raw: dict[str, Any]) -> str:
+    """A config dict (two levels of tables at most) as TOML."""
+
+    def value(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False) if not isinstance(v, bool) else str(v).lower()
+
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for key, v in raw.items():
+        if isinstance(v, dict):
+            tables.append((key, v))
+        else:
+            lines.append(f"{key} = {value(v)}")
+    while tables:
+        name, table = tables.pop(0)
+        lines.append(f"\n[{name}]")
+        for key, v in table.items():
+            if isinstance(v, dict):
+                tables.append((f"{name}.{key}", v))
+            else:
+                lines.append(f"{key} = {value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def run_cli(*argv: str) -> int:
+    """pipeport's command line, in this process."""
+    from pipeport.cli import main
+
+    return main(list(argv))

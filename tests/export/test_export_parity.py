@@ -9,12 +9,12 @@ the test kit generates itself (missing values, unseen categories, far-out number
 
 from __future__ import annotations
 
+import export_testkit as kit
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import GATE_ROWS
 
-import export_testkit as kit
 from export.onnx_export import read_metadata, to_onnx
 
 ESTIMATOR_TASKS = kit.estimator_tasks()
@@ -46,7 +46,9 @@ def _check_gate_and_runtime(trained, categorical: list[str], seed: int) -> None:
 @pytest.mark.parametrize(("estimator", "task"), ESTIMATOR_TASKS, ids=IDS)
 def test_penguins_graph_matches_sklearn_for_every_estimator(penguins, estimator, task):
     trained = penguins(estimator, task)
-    categorical = ["species", *kit.PENGUIN_CATEGORICAL] if task == "regression" else kit.PENGUIN_CATEGORICAL
+    categorical = (
+        ["species", *kit.PENGUIN_CATEGORICAL] if task == "regression" else kit.PENGUIN_CATEGORICAL
+    )
     _check_gate_and_runtime(trained, categorical, seed=11)
 
 
@@ -95,9 +97,7 @@ def test_synthetic_onnx_input_names_map_back_to_raw_names(synthetic, synthetic_c
         expected_type = "tensor(string)" if entry["kind"] == "categorical" else "tensor(double)"
         assert entry["onnx_type"] == expected_type
         assert entry["missing_value"] == ("" if entry["kind"] == "categorical" else "NaN")
-    graph_types = {
-        i.name: i.type.tensor_type.elem_type for i in model.graph.input
-    }
+    graph_types = {i.name: i.type.tensor_type.elem_type for i in model.graph.input}
     for entry in inputs:  # 8 = STRING, 11 = DOUBLE in onnx.TensorProto
         assert graph_types[entry["onnx_name"]] == (8 if entry["kind"] == "categorical" else 11)
 
@@ -119,8 +119,12 @@ def test_synthetic_integer_labels_and_classes_in_probability_order(synthetic):
 
 @pytest.mark.parametrize(
     ("estimator", "task"),
-    [("logistic_regression", "classification"), ("hist_gradient_boosting", "classification"),
-     ("extra_trees", "regression"), ("mlp", "regression")],
+    [
+        ("logistic_regression", "classification"),
+        ("hist_gradient_boosting", "classification"),
+        ("extra_trees", "regression"),
+        ("mlp", "regression"),
+    ],
 )
 def test_synthetic_unseen_and_missing_categories_match_sklearn(synthetic, estimator, task):
     trained = synthetic(estimator, task)
