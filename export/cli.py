@@ -25,12 +25,19 @@ def register(sub: Any) -> None:
             "are not, nothing is written and the worst rows are printed (exit status 1)."
         ),
     )
-    parser.add_argument("dir", type=Path, metavar="DIR", help="artifacts folder of `pipeport train`")
+    parser.add_argument(
+        "dir", type=Path, metavar="DIR", help="artifacts folder of `pipeport train`"
+    )
     parser.add_argument("--out", type=Path, help=f"output file (default: DIR/{ONNX_FILE})")
     parser.add_argument(
-        "--rows", type=int, default=10_000, help="generated raw rows for the parity gate (default 10000)"
+        "--rows",
+        type=int,
+        default=10_000,
+        help="generated raw rows for the parity gate (default 10000)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated rows (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the generated rows (default 0)"
+    )
     parser.add_argument(
         "--force",
         action="store_true",
@@ -47,7 +54,9 @@ def run_export(args: argparse.Namespace) -> int:
     directory: Path = args.dir
     pipeline_path = directory / "sklearn_pipeline.joblib"
     if not pipeline_path.exists():
-        raise CLIError(f"{pipeline_path} not found; run `pipeport train CONFIG --out {directory}` first")
+        raise CLIError(
+            f"{pipeline_path} not found; run `pipeport train CONFIG --out {directory}` first"
+        )
     if args.rows < 0:
         raise CLIError("--rows must be 0 or more")
 
@@ -85,8 +94,14 @@ def run_export(args: argparse.Namespace) -> int:
     )
     try:
         model = to_onnx(
-            pipeline, sample, name, version, generated_rows=args.rows, seed=args.seed,
-            force=args.force, training=training,
+            pipeline,
+            sample,
+            name,
+            version,
+            generated_rows=args.rows,
+            seed=args.seed,
+            force=args.force,
+            training=training,
         )
     except UnsupportedStepError as exc:
         raise CLIError(str(exc)) from None
@@ -113,9 +128,11 @@ def run_export(args: argparse.Namespace) -> int:
     import hashlib
 
     print(
-        f"wrote {out} ({len(blob) / 1024:.0f} KiB, sha256 {hashlib.sha256(blob).hexdigest()[:16]}…) "
+        f"wrote {out} ({len(blob) / 1024:.0f} KiB, "
+        f"sha256 {hashlib.sha256(blob).hexdigest()[:16]}…) "
         f"in {time.perf_counter() - started:.1f} s"
     )
+
     def error(value: float | None) -> str:  # None: not finite (the graph gave NaN/inf)
         return "inf" if value is None else f"{value:.2g}"
 

@@ -41,7 +41,16 @@ IR_VERSION = 10
 METADATA_KEY = "pipeport"
 FORMAT_VERSION = 1
 GENERATED_ROWS = 10_000
-_PACKAGES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy", "pandas", "scipy", "protobuf")
+_PACKAGES = (
+    "scikit-learn",
+    "skl2onnx",
+    "onnx",
+    "onnxruntime",
+    "numpy",
+    "pandas",
+    "scipy",
+    "protobuf",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -84,7 +93,10 @@ def _convert(pipeline: Any, schema: PipelineSchema, name: str) -> onnx.ModelProt
     register_converters()
     _reset_skl2onnx_counters()
     initial_types = [
-        (raw.name, StringTensorType([None, 1]) if raw.kind == CATEGORICAL else DoubleTensorType([None, 1]))
+        (
+            raw.name,
+            StringTensorType([None, 1]) if raw.kind == CATEGORICAL else DoubleTensorType([None, 1]),
+        )
         for raw in schema.inputs
     ]
     model = pipeline.steps[-1][1]
@@ -187,7 +199,9 @@ def check_parity(
     """Run scikit-learn and onnxruntime on `frame` and compare (in chunks, to bound memory)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(onx.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        onx.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     pairs = list(zip(schema.inputs, [i.name for i in session.get_inputs()], strict=True))
     expected: dict[str, list[np.ndarray]] = {}
     actual: dict[str, list[np.ndarray]] = {}
@@ -236,7 +250,13 @@ def to_onnx(
     )
     report = check_parity(pipeline, onx, schema, frame)
     meta = build_metadata(
-        schema, onnx_names, name, version, report, force and not report.passed, training,
+        schema,
+        onnx_names,
+        name,
+        version,
+        report,
+        force and not report.passed,
+        training,
         package_versions(),
     )
     del onx.metadata_props[:]

@@ -1,10 +1,11 @@
 """The parity gate: scikit-learn and the ONNX graph, compared output by output, row by row.
 
 Tolerances (docs/support.md): labels equal on every row; probabilities within 1e-6 absolute;
-regression within 1e-6 relative (relative to max(|value|, 1e-6 x the largest |value| compared), so
-a prediction near zero is not judged against its own rounding noise). A near-tie (scikit-learn's two largest probabilities within
-NEAR_TIE of each other) is counted separately: a label that flips there is still a failure, but
-the report says it was a tie-break, not a wrong graph.
+regression within 1e-6 relative (relative to max(|value|, 1e-6 x the largest |value| compared),
+so a prediction near zero is not judged against its own rounding noise). A near-tie
+(scikit-learn's two largest probabilities within NEAR_TIE of each other) is counted separately:
+a label that flips there is still a failure, but the report says it was a tie-break, not a wrong
+graph.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class ParityReport:
         """The worst rows, for a person reading a terminal."""
         lines = [
             f"parity {'PASSED' if self.passed else 'FAILED'} on {self.rows} rows: "
-            f"{self.rows_outside_tolerance} outside tolerance; label mismatches {self.label_mismatches} (near-ties {self.near_ties}, of which "
+            f"{self.rows_outside_tolerance} outside tolerance; label mismatches "
+            f"{self.label_mismatches} (near-ties {self.near_ties}, of which "
             f"mismatched {self.near_tie_mismatches}), max abs error {self.max_abs_error:.3g}, "
             f"max rel error {self.max_rel_error:.3g} "
             f"(tolerances: {', '.join(f'{k} {v:g}' for k, v in self.tolerances.items())})"
@@ -67,7 +69,11 @@ class ParityReport:
 def _raw_of(frame: pd.DataFrame, row: int) -> dict[str, Any]:
     record = frame.iloc[row].to_dict()
     return {
-        k: (None if isinstance(v, float) and math.isnan(v) else (v.item() if hasattr(v, "item") else v))
+        k: (
+            None
+            if isinstance(v, float) and math.isnan(v)
+            else (v.item() if hasattr(v, "item") else v)
+        )
         for k, v in record.items()
     }
 
@@ -86,8 +92,21 @@ def compare(
         l_exp = np.asarray(expected["label"]).astype(str)
         l_act = np.asarray(actual["label"]).astype(str)
         if p_exp.shape != p_act.shape or len(l_act) != n:
-            return ParityReport(False, task, n, worst=[{"row": -1, "output": "shape",
-                "expected": p_exp.shape, "actual": p_act.shape, "error": math.inf, "raw": {}}])
+            return ParityReport(
+                False,
+                task,
+                n,
+                worst=[
+                    {
+                        "row": -1,
+                        "output": "shape",
+                        "expected": p_exp.shape,
+                        "actual": p_act.shape,
+                        "error": math.inf,
+                        "raw": {},
+                    }
+                ],
+            )
         err = np.abs(p_exp - p_act)
         err = np.where(np.isnan(err), np.inf, err)
         row_err = err.max(axis=1) if err.size else np.zeros(n)
@@ -109,18 +128,46 @@ def compare(
         for r in order[:WORST_ROWS]:
             k = int(np.argmax(err[r])) if err.shape[1] else 0
             if mismatch[r]:
-                report.worst.append({"row": int(r), "output": "label", "expected": l_exp[r],
-                    "actual": l_act[r], "error": float(row_err[r]), "raw": _raw_of(frame, r)})
+                report.worst.append(
+                    {
+                        "row": int(r),
+                        "output": "label",
+                        "expected": l_exp[r],
+                        "actual": l_act[r],
+                        "error": float(row_err[r]),
+                        "raw": _raw_of(frame, r),
+                    }
+                )
             elif row_err[r] > 0:
-                report.worst.append({"row": int(r), "output": f"proba[{k}]",
-                    "expected": float(p_exp[r, k]), "actual": float(p_act[r, k]),
-                    "error": float(row_err[r]), "raw": _raw_of(frame, r)})
+                report.worst.append(
+                    {
+                        "row": int(r),
+                        "output": f"proba[{k}]",
+                        "expected": float(p_exp[r, k]),
+                        "actual": float(p_act[r, k]),
+                        "error": float(row_err[r]),
+                        "raw": _raw_of(frame, r),
+                    }
+                )
         return report
     y_exp = np.asarray(expected["prediction"], np.float64).ravel()
     y_act = np.asarray(actual["prediction"], np.float64).ravel()
     if y_exp.shape != y_act.shape:
-        return ParityReport(False, task, n, worst=[{"row": -1, "output": "shape",
-            "expected": y_exp.shape, "actual": y_act.shape, "error": math.inf, "raw": {}}])
+        return ParityReport(
+            False,
+            task,
+            n,
+            worst=[
+                {
+                    "row": -1,
+                    "output": "shape",
+                    "expected": y_exp.shape,
+                    "actual": y_act.shape,
+                    "error": math.inf,
+                    "raw": {},
+                }
+            ],
+        )
     abs_err = np.abs(y_exp - y_act)
     abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
     # Relative to the value, with a floor at 1e-6 of the largest |value|: a prediction that is
@@ -140,8 +187,16 @@ def compare(
     )
     for r in np.argsort(-rel_err, kind="stable")[:WORST_ROWS]:
         if rel_err[r] > 0:
-            report.worst.append({"row": int(r), "output": "prediction", "expected": float(y_exp[r]),
-                "actual": float(y_act[r]), "error": float(rel_err[r]), "raw": _raw_of(frame, r)})
+            report.worst.append(
+                {
+                    "row": int(r),
+                    "output": "prediction",
+                    "expected": float(y_exp[r]),
+                    "actual": float(y_act[r]),
+                    "error": float(rel_err[r]),
+                    "raw": _raw_of(frame, r),
+                }
+            )
     return report
 
 
@@ -151,7 +206,9 @@ def sklearn_outputs(pipeline: Any, frame: pd.DataFrame, task: str) -> dict[str, 
     return {"prediction": pipeline.predict(frame)}
 
 
-def frame_to_feeds(frame: pd.DataFrame, inputs: list[tuple[RawInput, str]]) -> dict[str, np.ndarray]:
+def frame_to_feeds(
+    frame: pd.DataFrame, inputs: list[tuple[RawInput, str]]
+) -> dict[str, np.ndarray]:
     """Raw DataFrame columns -> ONNX feeds, as the contract says (NaN / "" for missing)."""
     feeds: dict[str, np.ndarray] = {}
     for raw, onnx_name in inputs:
@@ -159,7 +216,9 @@ def frame_to_feeds(frame: pd.DataFrame, inputs: list[tuple[RawInput, str]]) -> d
         if raw.kind == CATEGORICAL:
             values = np.array([normalise_category(v) for v in series.tolist()], dtype=object)
         else:
-            values = pd.to_numeric(series.astype(object).where(series.notna(), np.nan)).to_numpy(np.float64)
+            values = pd.to_numeric(series.astype(object).where(series.notna(), np.nan)).to_numpy(
+                np.float64
+            )
         feeds[onnx_name] = values.reshape(-1, 1)
     return feeds
 
@@ -170,7 +229,9 @@ def onnx_outputs(session: Any, feeds: dict[str, np.ndarray], task: str) -> dict[
     return dict(zip(names, values, strict=True))
 
 
-def generate_raw_rows(schema: PipelineSchema, sample: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+def generate_raw_rows(
+    schema: PipelineSchema, sample: pd.DataFrame, n: int, seed: int
+) -> pd.DataFrame:
     """n raw rows that stress the graph: values drawn from the sample, missing values in every
     column, categories never seen in training, and numbers far outside the training range."""
     rng = np.random.default_rng(seed)
@@ -202,7 +263,9 @@ def generate_raw_rows(schema: PipelineSchema, sample: pd.DataFrame, n: int, seed
             jitter = draw < 0.45
             out[jitter] = rng.uniform(lo - 0.1 * span, hi + 0.1 * span, int(jitter.sum()))
             far = (draw >= 0.45) & (draw < 0.53)
-            out[far] = rng.choice([-1, 1], int(far.sum())) * rng.uniform(10, 1000, int(far.sum())) * span
+            out[far] = (
+                rng.choice([-1, 1], int(far.sum())) * rng.uniform(10, 1000, int(far.sum())) * span
+            )
             out[(draw >= 0.53) & (draw < 0.56)] = 0.0
             out[draw >= 0.90] = np.nan
             columns[raw.name] = out

@@ -50,8 +50,15 @@ _MODELS: tuple[type, ...] = tuple(
 )
 # Sanity: the linear/knn/mlp models are converted by skl2onnx itself (they compute in float64).
 _SKL2ONNX_DOUBLE = (
-    LogisticRegression, LinearRegression, Ridge, Lasso, ElasticNet,
-    KNeighborsClassifier, KNeighborsRegressor, MLPClassifier, MLPRegressor,
+    LogisticRegression,
+    LinearRegression,
+    Ridge,
+    Lasso,
+    ElasticNet,
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    MLPClassifier,
+    MLPRegressor,
 )
 
 _ADVICE = {
@@ -105,7 +112,7 @@ def check_supported(pipeline: Any, path: str = "") -> None:
         raise UnsupportedStepError(
             f"Step '{where}' is a {cls.__name__}, which {_ADVICE[cls.__name__]}"
         )
-    if isinstance(pipeline, _TRANSFORMERS) or isinstance(pipeline, _MODELS):
+    if isinstance(pipeline, _TRANSFORMERS + _MODELS):
         if cls.__name__.startswith("HistGradientBoosting"):
             categorical = getattr(pipeline, "is_categorical_", None)
             if categorical is not None and np.any(categorical):
@@ -120,8 +127,12 @@ def check_supported(pipeline: Any, path: str = "") -> None:
                 "cannot export; set add_indicator=False"
             )
         statistics = getattr(pipeline, "statistics_", None)
-        if isinstance(pipeline, SimpleImputer) and statistics is not None and any(
-            isinstance(v, (str, bytes)) for v in np.asarray(statistics, dtype=object).ravel()
+        if (
+            isinstance(pipeline, SimpleImputer)
+            and statistics is not None
+            and any(
+                isinstance(v, (str, bytes)) for v in np.asarray(statistics, dtype=object).ravel()
+            )
         ):
             raise UnsupportedStepError(
                 f"Step '{where}' is a SimpleImputer fitted on text (categorical) values, which "
@@ -159,12 +170,18 @@ def _encoder_categories(transformer: Any, column_index: int) -> tuple[str, ...]:
 
 def pipeline_schema(pipeline: Pipeline, sample: pd.DataFrame) -> PipelineSchema:
     """The raw inputs (in the pipeline's column order), task and classes of a fitted pipeline."""
-    if not isinstance(pipeline, Pipeline) or not isinstance(pipeline.steps[0][1], ColumnTransformer):
+    if not isinstance(pipeline, Pipeline) or not isinstance(
+        pipeline.steps[0][1], ColumnTransformer
+    ):
         raise UnsupportedStepError(
             "pipeport exports a Pipeline whose first step is a ColumnTransformer over named raw "
             "columns (as research.pipeline.build_pipeline makes); got "
             f"{type(pipeline).__name__}"
-            + (f" starting with {type(pipeline.steps[0][1]).__name__}" if isinstance(pipeline, Pipeline) else "")
+            + (
+                f" starting with {type(pipeline.steps[0][1]).__name__}"
+                if isinstance(pipeline, Pipeline)
+                else ""
+            )
         )
     check_supported(pipeline)
     preprocess: ColumnTransformer = pipeline.steps[0][1]
@@ -182,7 +199,9 @@ def pipeline_schema(pipeline: Pipeline, sample: pd.DataFrame) -> PipelineSchema:
             if categorical:
                 kinds[column] = RawInput(column, CATEGORICAL, _encoder_categories(transformer, j))
             else:
-                values = pd.to_numeric(sample[column], errors="coerce") if column in sample else None
+                values = (
+                    pd.to_numeric(sample[column], errors="coerce") if column in sample else None
+                )
                 finite = values.dropna() if values is not None else pd.Series(dtype=float)
                 kinds[column] = RawInput(
                     column,

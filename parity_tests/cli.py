@@ -15,7 +15,8 @@ def _runtimes(text: str) -> tuple[str, ...]:
     unknown = [n for n in names if n not in RUNTIMES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown runtime(s) {', '.join(unknown) or '(none given)'}; choose from {','.join(RUNTIMES)}"
+            f"unknown runtime(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {','.join(RUNTIMES)}"
         )
     return names
 
@@ -34,11 +35,21 @@ def register(sub: Any) -> None:
         ),
     )
     parser.add_argument("dir", type=Path, metavar="DIR", help="artifacts folder (train + export)")
-    parser.add_argument("--data", type=Path, metavar="RAW.csv", help="raw rows to use instead of DIR/holdout.csv")
-    parser.add_argument("--runtimes", type=_runtimes, default=RUNTIMES,
-                        help=f"comma-separated subset of {','.join(RUNTIMES)} (default: all)")
-    parser.add_argument("--report-dir", type=Path, metavar="OUT",
-                        help="where to write report.json and report.html (default: DIR/parity)")
+    parser.add_argument(
+        "--data", type=Path, metavar="RAW.csv", help="raw rows to use instead of DIR/holdout.csv"
+    )
+    parser.add_argument(
+        "--runtimes",
+        type=_runtimes,
+        default=RUNTIMES,
+        help=f"comma-separated subset of {','.join(RUNTIMES)} (default: all)",
+    )
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="OUT",
+        help="where to write report.json and report.html (default: DIR/parity)",
+    )
     parser.add_argument("--no-edge-cases", action="store_true", help="compare only the given rows")
     parser.set_defaults(run=run_parity_cli)
 
@@ -49,7 +60,9 @@ def run_parity_cli(args: argparse.Namespace) -> int:
     directory: Path = args.dir
     for needed in ("sklearn_pipeline.joblib", "pipeline.onnx"):
         if not (directory / needed).exists():
-            raise CLIError(f"{directory / needed} not found; run `pipeport train` and `pipeport export` first")
+            raise CLIError(
+                f"{directory / needed} not found; run `pipeport train` and `pipeport export` first"
+            )
     from parity_tests.harness import run_parity
     from parity_tests.report import write_reports
 
@@ -66,8 +79,10 @@ def run_parity_cli(args: argparse.Namespace) -> int:
         r = o.report
         detail = (
             f"{r.rows} rows, label mismatches {r.label_mismatches} (near-ties {r.near_ties}), "
-            f"max abs {r.max_abs_error:.2g}, max rel {r.max_rel_error:.2g}, max ULPs {o.max_ulps:.0f}"
-            if r is not None else o.reason
+            f"max abs {r.max_abs_error:.2g}, max rel {r.max_rel_error:.2g}, "
+            f"max ULPs {o.max_ulps:.0f}"
+            if r is not None
+            else o.reason
         )
         print(f"{o.runtime:<{width}}  {o.status.upper():<7}  {detail}")
     print(f"parity {'PASSED' if run.passed else 'FAILED'}; reports: {json_path}, {html_path}")

@@ -29,15 +29,22 @@ def bundled_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def registry_config(tmp: Path, estimator: str, task: str) -> Path:
     """A penguins config for one registry estimator (small, so the suite stays fast)."""
     target = "species" if task == "classification" else "body_mass_g"
-    numeric = [c for c in ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
-               if c != target]
+    numeric = [
+        c
+        for c in ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
+        if c != target
+    ]
     categorical = ["island", "sex"] + (["species"] if task == "regression" else [])
-    params = {"random_forest": "n_estimators = 20", "extra_trees": "n_estimators = 20",
-              "gradient_boosting": "n_estimators = 30", "hist_gradient_boosting": "max_iter = 30"}
+    params = {
+        "random_forest": "n_estimators = 20",
+        "extra_trees": "n_estimators = 20",
+        "gradient_boosting": "n_estimators = 30",
+        "hist_gradient_boosting": "max_iter = 30",
+    }
     text = f"""
 name = "reg-{estimator}-{task}"
 [data]
-path = "{(REPO / 'data' / 'penguins.csv').as_posix()}"
+path = "{(REPO / "data" / "penguins.csv").as_posix()}"
 target = "{target}"
 [features]
 numeric = {numeric!r}
@@ -46,7 +53,7 @@ categorical = {categorical!r}
 task = "{task}"
 estimator = "{estimator}"
 [model.params]
-{params.get(estimator, '')}
+{params.get(estimator, "")}
 [split]
 seed = 7
 """.replace("'", '"')

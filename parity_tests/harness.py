@@ -65,22 +65,36 @@ class ParityRun:
 # -- outputs of each runtime --------------------------------------------------------------------
 
 
-def predictions_to_arrays(preds: list[dict[str, Any]], task: str, classes: list[Any]) -> dict[str, np.ndarray]:
+def predictions_to_arrays(
+    preds: list[dict[str, Any]], task: str, classes: list[Any]
+) -> dict[str, np.ndarray]:
     """[{label, probabilities: {class: p}}] / [{prediction}] -> arrays in class order."""
     if task == "classification":
         keys = [str(c) for c in classes]
         return {
             "label": np.array([str(p["label"]) for p in preds], dtype=object),
             "probabilities": np.array(
-                [[np.nan if p["probabilities"].get(k) is None else p["probabilities"][k] for k in keys]
-                 for p in preds], dtype=np.float64,
+                [
+                    [
+                        np.nan if p["probabilities"].get(k) is None else p["probabilities"][k]
+                        for k in keys
+                    ]
+                    for p in preds
+                ],
+                dtype=np.float64,
             ).reshape(len(preds), len(keys)),
         }
-    return {"prediction": np.array([np.nan if p["prediction"] is None else p["prediction"] for p in preds],
-                                   dtype=np.float64)}
+    return {
+        "prediction": np.array(
+            [np.nan if p["prediction"] is None else p["prediction"] for p in preds],
+            dtype=np.float64,
+        )
+    }
 
 
-def _session_outputs(run: Callable[..., list[Any]], schema: Any, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
+def _session_outputs(
+    run: Callable[..., list[Any]], schema: Any, feeds: dict[str, Any]
+) -> dict[str, np.ndarray]:
     keys = ["label", "probabilities"] if schema.task == "classification" else ["prediction"]
     values = run([schema.outputs[k] for k in keys], feeds)
     out = dict(zip(keys, (np.asarray(v) for v in values), strict=True))
@@ -111,7 +125,9 @@ def run_reference(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, np.
     try:
         evaluator = ReferenceEvaluator(model)
     except (NotImplementedError, RuntimeError, TypeError) as exc:  # unknown operator, mostly
-        raise RuntimeUnavailable(f"the ONNX reference evaluator cannot load this graph: {exc}") from None
+        raise RuntimeUnavailable(
+            f"the ONNX reference evaluator cannot load this graph: {exc}"
+        ) from None
     feeds = raw_rows_to_feeds(rows, loaded.schema)
     try:
         return _session_outputs(lambda names, f: evaluator.run(names, f), loaded.schema, feeds)
@@ -126,18 +142,37 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(model_path: Path, workers: int = 1, extra: list[str] | None = None) -> Iterator[str]:
+def running_server(
+    model_path: Path, workers: int = 1, extra: list[str] | None = None
+) -> Iterator[str]:
     """`pipeport serve` on a free loopback port; yields its base URL, stops it afterwards."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "pipeport", "serve", str(model_path), "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--graceful-timeout", "1", *(extra or [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeport",
+        "serve",
+        str(model_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--graceful-timeout",
+        "1",
+        *(extra or []),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"pipeport serve exited ({proc.returncode}): {proc.stderr.read()[-2000:] if proc.stderr else ''}")
+                raise RuntimeError(
+                    f"pipeport serve exited ({proc.returncode}): "
+                    f"{proc.stderr.read()[-2000:] if proc.stderr else ''}"
+                )
             try:
                 with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
                     if response.status == 200:
@@ -158,8 +193,12 @@ def running_server(model_path: Path, workers: int = 1, extra: list[str] | None =
 
 
 def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(url, data=json.dumps(body, allow_nan=False).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body, allow_nan=False).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return dict(json.loads(response.read()))
@@ -167,18 +206,26 @@ def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"HTTP {exc.code} from {url}: {exc.read()[:500]!r}") from None
 
 
-def run_http(model_path: Path, rows: list[dict[str, Any]], task: str, classes: list[Any]) -> dict[str, dict[str, np.ndarray]]:
+def run_http(
+    model_path: Path, rows: list[dict[str, Any]], task: str, classes: list[Any]
+) -> dict[str, dict[str, np.ndarray]]:
     """The real server (gunicorn): rows through /v1/predict (JSON) and V2 infer (tritonclient)."""
     with running_server(model_path) as url:
         preds: list[dict[str, Any]] = []
         for start in range(0, len(rows), HTTP_BATCH):
-            preds.extend(_post_json(f"{url}/v1/predict", {"rows": rows[start : start + HTTP_BATCH]})["predictions"])
+            preds.extend(
+                _post_json(f"{url}/v1/predict", {"rows": rows[start : start + HTTP_BATCH]})[
+                    "predictions"
+                ]
+            )
         results = {"http": predictions_to_arrays(preds, task, classes)}
         results["http-v2"] = _run_v2(url, model_path, rows, task)
     return results
 
 
-def _run_v2(url: str, model_path: Path, rows: list[dict[str, Any]], task: str) -> dict[str, np.ndarray]:
+def _run_v2(
+    url: str, model_path: Path, rows: list[dict[str, Any]], task: str
+) -> dict[str, np.ndarray]:
     """Open Inference Protocol through NVIDIA's tritonclient (binary tensors: NaN and "" carry
     missing values, as the contract says for tensors)."""
     import tritonclient.http as httpclient
@@ -193,7 +240,9 @@ def _run_v2(url: str, model_path: Path, rows: list[dict[str, Any]], task: str) -
         for spec in meta["inputs"]:
             values = [r[spec["name"]] for r in part]
             if spec["kind"] == "categorical":
-                array = np.array([("" if v is None else v).encode("utf-8") for v in values], dtype=object)
+                array = np.array(
+                    [("" if v is None else v).encode("utf-8") for v in values], dtype=object
+                )
                 tensor = httpclient.InferInput(spec["name"], [len(part), 1], "BYTES")
             else:
                 array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -206,7 +255,10 @@ def _run_v2(url: str, model_path: Path, rows: list[dict[str, Any]], task: str) -
             chunks[k].append(result.as_numpy(k))
     out = {k: np.concatenate(v) for k, v in chunks.items()}
     if "label" in out:
-        out["label"] = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in out["label"].ravel()], dtype=object)
+        out["label"] = np.array(
+            [v.decode() if isinstance(v, bytes) else str(v) for v in out["label"].ravel()],
+            dtype=object,
+        )
     if "prediction" in out:
         out["prediction"] = out["prediction"].astype(np.float64).ravel()
     return out
@@ -230,8 +282,14 @@ def max_ulps(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> 
 # -- the run ------------------------------------------------------------------------------------
 
 
-def load_rows(directory: Path, data: Path | None, inputs: list[dict[str, Any]], pipeline: Any,
-              model: onnx.ModelProto, edge_cases: bool) -> tuple[pd.DataFrame, dict[str, int]]:
+def load_rows(
+    directory: Path,
+    data: Path | None,
+    inputs: list[dict[str, Any]],
+    pipeline: Any,
+    model: onnx.ModelProto,
+    edge_cases: bool,
+) -> tuple[pd.DataFrame, dict[str, int]]:
     source = data or directory / "holdout.csv"
     if not source.exists():
         raise FileNotFoundError(f"no rows to compare: {source} does not exist")
@@ -264,19 +322,33 @@ def run_parity(
     classes = meta.get("classes", [])
     frame, sources = load_rows(directory, data, meta["inputs"], pipeline, model, edge_cases)
     rows = frame_to_rows(frame, meta["inputs"])
-    log(f"{len(frame)} raw rows ({', '.join(f'{k}: {v}' for k, v in sources.items())}); runtimes: {', '.join(runtimes)}")
+    log(
+        f"{len(frame)} raw rows ({', '.join(f'{k}: {v}' for k, v in sources.items())}); "
+        f"runtimes: {', '.join(runtimes)}"
+    )
 
     started = time.perf_counter()
     expected = {k: np.asarray(v) for k, v in sklearn_outputs(pipeline, frame, task).items()}
-    outcomes = [RuntimeOutcome("sklearn", "passed", time.perf_counter() - started, "the reference",
-                               outputs=expected)]
+    outcomes = [
+        RuntimeOutcome(
+            "sklearn", "passed", time.perf_counter() - started, "the reference", outputs=expected
+        )
+    ]
     if "prediction" in expected:
         expected["prediction"] = expected["prediction"].ravel()
 
     def judge(name: str, actual: dict[str, np.ndarray], seconds: float) -> None:
         report = compare(task, expected, actual, frame)
-        outcomes.append(RuntimeOutcome(name, "passed" if report.passed else "failed", seconds,
-                                       report=report, max_ulps=max_ulps(expected, actual), outputs=actual))
+        outcomes.append(
+            RuntimeOutcome(
+                name,
+                "passed" if report.passed else "failed",
+                seconds,
+                report=report,
+                max_ulps=max_ulps(expected, actual),
+                outputs=actual,
+            )
+        )
         log(f"{name}: {'passed' if report.passed else 'FAILED'} ({seconds:.1f} s)")
 
     single: dict[str, Callable[[], dict[str, np.ndarray]]] = {
@@ -296,20 +368,29 @@ def run_parity(
                 continue
             actual = single[name]()
         except RuntimeUnavailable as exc:
-            outcomes.append(RuntimeOutcome(name, "not run", time.perf_counter() - started, str(exc)))
+            outcomes.append(
+                RuntimeOutcome(name, "not run", time.perf_counter() - started, str(exc))
+            )
             log(f"{name}: NOT RUN: {exc}")
             continue
         except Exception as exc:  # a runtime that crashes is a result, not a harness crash
-            outcomes.append(RuntimeOutcome(name, "error", time.perf_counter() - started,
-                                           f"{type(exc).__name__}: {exc}"[:2000]))
+            outcomes.append(
+                RuntimeOutcome(
+                    name,
+                    "error",
+                    time.perf_counter() - started,
+                    f"{type(exc).__name__}: {exc}"[:2000],
+                )
+            )
             log(f"{name}: ERROR: {type(exc).__name__}: {str(exc)[:300]}")
             continue
         judge(name, actual, time.perf_counter() - started)
     return ParityRun(meta["name"], task, len(frame), sources, outcomes, classes)
 
 
-def _client_runtime(name: str, model_path: Path, rows: list[dict[str, Any]], task: str,
-                    classes: list[Any]) -> dict[str, np.ndarray]:
+def _client_runtime(
+    name: str, model_path: Path, rows: list[dict[str, Any]], task: str, classes: list[Any]
+) -> dict[str, np.ndarray]:
     if name == "node":
         from parity_tests.runtimes.node import run_node as run
     else:

@@ -14,7 +14,11 @@ from parity_tests.harness import ParityRun, RuntimeOutcome
 
 
 def outcome_summary(o: RuntimeOutcome) -> dict[str, Any]:
-    entry: dict[str, Any] = {"runtime": o.runtime, "status": o.status, "seconds": round(o.seconds, 3)}
+    entry: dict[str, Any] = {
+        "runtime": o.runtime,
+        "status": o.status,
+        "seconds": round(o.seconds, 3),
+    }
     if o.reason:
         entry["reason"] = o.reason
     if o.report is not None:
@@ -54,7 +58,8 @@ def _scatter(x: np.ndarray, y: np.ndarray, title: str, size: int = 260) -> str:
         return 20 + (v - lo) / span * (size - 30)
 
     dots = "".join(
-        f'<circle cx="{px(float(x[i])):.1f}" cy="{size - px(float(y[i])) + 10:.1f}" r="1.5"/>' for i in idx
+        f'<circle cx="{px(float(x[i])):.1f}" cy="{size - px(float(y[i])) + 10:.1f}" r="1.5"/>'
+        for i in idx
     )
     return (
         f'<svg width="{size}" height="{size}" role="img" aria-label="{html.escape(title)}">'
@@ -79,8 +84,10 @@ def _histogram(errors: np.ndarray, size: int = 300) -> str:
         f'height="{100 * c / top:.1f}"><title>≤{b}: {c}</title></rect>'
         for i, (b, c) in enumerate(zip(bins, counts, strict=True))
     )
-    return (f'<svg width="{size}" height="135"><g fill="#ff7f0e">{bars}</g>'
-            f'<text x="0" y="133" font-size="10">0</text><text x="{size - 30}" y="133" font-size="10">≤1</text></svg>')
+    return (
+        f'<svg width="{size}" height="135"><g fill="#ff7f0e">{bars}</g>'
+        f'<text x="0" y="133" font-size="10">0</text><text x="{size - 30}" y="133" font-size="10">≤1</text></svg>'
+    )
 
 
 def to_html(run: ParityRun) -> str:
@@ -92,14 +99,25 @@ def to_html(run: ParityRun) -> str:
         r = o.report
         cells = [o.runtime, o.status.upper(), f"{o.seconds:.2f}"]
         if r is not None:
-            cells += [str(r.rows), str(r.label_mismatches), str(r.near_ties), f"{r.max_abs_error:.3g}",
-                      f"{r.max_rel_error:.3g}", "" if o.max_ulps is None else f"{o.max_ulps:.0f}"]
+            cells += [
+                str(r.rows),
+                str(r.label_mismatches),
+                str(r.near_ties),
+                f"{r.max_abs_error:.3g}",
+                f"{r.max_rel_error:.3g}",
+                "" if o.max_ulps is None else f"{o.max_ulps:.0f}",
+            ]
         else:
             cells += ["", "", "", "", "", "", ""][:6]
         note = html.escape(o.reason)
-        colour = {"passed": "#e6f4ea", "failed": "#fce8e6", "error": "#fce8e6"}.get(o.status, "#fff4e5")
-        rows.append(f'<tr style="background:{colour}">' + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
-                    + f"<td>{note}</td></tr>")
+        colour = {"passed": "#e6f4ea", "failed": "#fce8e6", "error": "#fce8e6"}.get(
+            o.status, "#fff4e5"
+        )
+        rows.append(
+            f'<tr style="background:{colour}">'
+            + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            + f"<td>{note}</td></tr>"
+        )
         if o.outputs is not None and o.runtime != "sklearn":
             values = _values(o)
             if values.shape == base.shape:
@@ -113,9 +131,11 @@ def to_html(run: ParityRun) -> str:
     for o in run.outcomes:
         if o.report is not None and o.report.worst and o.status != "passed":
             for w in o.report.worst:
-                worst.append(f"<tr><td>{html.escape(o.runtime)}</td><td>{w['row']}</td><td>{html.escape(str(w['output']))}</td>"
-                             f"<td>{html.escape(str(w['expected']))}</td><td>{html.escape(str(w['actual']))}</td>"
-                             f"<td>{w['error']:.3g}</td><td><code>{html.escape(json.dumps(w['raw'], default=str))}</code></td></tr>")
+                worst.append(
+                    f"<tr><td>{html.escape(o.runtime)}</td><td>{w['row']}</td><td>{html.escape(str(w['output']))}</td>"
+                    f"<td>{html.escape(str(w['expected']))}</td><td>{html.escape(str(w['actual']))}</td>"
+                    f"<td>{w['error']:.3g}</td><td><code>{html.escape(json.dumps(w['raw'], default=str))}</code></td></tr>"
+                )
     verdict = "PASSED" if run.passed else "FAILED"
     sources = ", ".join(f"{k}: {v}" for k, v in run.sources.items())
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -127,9 +147,9 @@ td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}}fig
 <p>{run.rows} raw rows ({html.escape(sources)}), task {html.escape(run.task)}. scikit-learn is the reference;
 tolerances: labels equal, probabilities ≤ 1e-6 absolute, regression ≤ 1e-6 relative.</p>
 <table><tr><th>runtime</th><th>status</th><th>seconds</th><th>rows</th><th>label mismatches</th><th>near-ties</th>
-<th>max abs error</th><th>max rel error</th><th>max ULPs</th><th>note</th></tr>{''.join(rows)}</table>
-<h2>scikit-learn vs each runtime</h2>{''.join(figures) or '<p>no runtime produced outputs</p>'}
-{('<h2>Worst rows</h2><table><tr><th>runtime</th><th>row</th><th>output</th><th>sklearn</th><th>runtime</th><th>error</th><th>raw row</th></tr>' + ''.join(worst) + '</table>') if worst else ''}
+<th>max abs error</th><th>max rel error</th><th>max ULPs</th><th>note</th></tr>{"".join(rows)}</table>
+<h2>scikit-learn vs each runtime</h2>{"".join(figures) or "<p>no runtime produced outputs</p>"}
+{("<h2>Worst rows</h2><table><tr><th>runtime</th><th>row</th><th>output</th><th>sklearn</th><th>runtime</th><th>error</th><th>raw row</th></tr>" + "".join(worst) + "</table>") if worst else ""}
 </body></html>
 """
 

@@ -40,7 +40,9 @@ def frame_to_rows(frame: pd.DataFrame, inputs: list[dict[str, Any]]) -> list[dic
 def _base_row(sample: pd.DataFrame, inputs: list[dict[str, Any]]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for spec in inputs:
-        series = sample[spec["name"]].dropna() if spec["name"] in sample else pd.Series(dtype=object)
+        series = (
+            sample[spec["name"]].dropna() if spec["name"] in sample else pd.Series(dtype=object)
+        )
         if spec["kind"] == "categorical":
             cats = spec.get("categories") or ["a"]
             row[spec["name"]] = series.mode().iloc[0] if len(series) else cats[0]
@@ -63,7 +65,9 @@ def tree_thresholds(model: onnx.ModelProto) -> list[tuple[int, float]]:
     return out
 
 
-def threshold_values(pipeline: Any, model: onnx.ModelProto, limit: int = 200) -> dict[str, list[float]]:
+def threshold_values(
+    pipeline: Any, model: onnx.ModelProto, limit: int = 200
+) -> dict[str, list[float]]:
     """Raw numeric values that land exactly on the graph's tree split values (and one float32
     step either side), per raw column. The split values are read from the graph; mapping a tree
     feature back to its raw column undoes SelectKBest and StandardScaler of the sklearn pipeline.
@@ -74,8 +78,16 @@ def threshold_values(pipeline: Any, model: onnx.ModelProto, limit: int = 200) ->
     preprocess = pipeline.steps[0][1]
     names = list(preprocess.get_feature_names_out())
     if "select" in pipeline.named_steps:
-        names = [n for n, keep in zip(names, pipeline.named_steps["select"].get_support(), strict=True) if keep]
-    numeric = dict(zip(*_numeric_scaling(preprocess), strict=True)) if _numeric_scaling(preprocess) else {}
+        names = [
+            n
+            for n, keep in zip(names, pipeline.named_steps["select"].get_support(), strict=True)
+            if keep
+        ]
+    numeric = (
+        dict(zip(*_numeric_scaling(preprocess), strict=True))
+        if _numeric_scaling(preprocess)
+        else {}
+    )
     values: dict[str, set[float]] = {}
     for feature, split in thresholds:
         if feature >= len(names):
@@ -85,8 +97,11 @@ def threshold_values(pipeline: Any, model: onnx.ModelProto, limit: int = 200) ->
             continue
         mean, scale = numeric[column]
         x = split * scale + mean
-        for v in (x, float(np.nextafter(np.float32(x), np.float32(np.inf))),
-                  float(np.nextafter(np.float32(x), np.float32(-np.inf)))):
+        for v in (
+            x,
+            float(np.nextafter(np.float32(x), np.float32(np.inf))),
+            float(np.nextafter(np.float32(x), np.float32(-np.inf))),
+        ):
             values.setdefault(column, set()).add(float(v))
     return {c: sorted(v)[:limit] for c, v in values.items()}
 
@@ -95,7 +110,9 @@ def _numeric_scaling(preprocess: Any) -> tuple[list[str], list[tuple[float, floa
     for name, transformer, columns in preprocess.transformers_:
         if name != "numeric":
             continue
-        scaler = transformer.named_steps.get("scale") if hasattr(transformer, "named_steps") else None
+        scaler = (
+            transformer.named_steps.get("scale") if hasattr(transformer, "named_steps") else None
+        )
         if scaler is None:
             return None
         mean = scaler.mean_ if scaler.with_mean else np.zeros(len(columns))
@@ -128,8 +145,15 @@ def edge_case_frame(
             # as overflowing in some models, and there is nothing left to compare.
             extremes = [0.0, -0.0, 1.0, -1.0, 1e-300, -1e-300, 5e-324, 1e9, -1e9, 1e15, -1e15]
             if lo is not None and hi is not None:
-                extremes += [lo, hi, float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf)),
-                             (lo + hi) / 2, lo - (hi - lo), hi + (hi - lo)]
+                extremes += [
+                    lo,
+                    hi,
+                    float(np.nextafter(lo, -np.inf)),
+                    float(np.nextafter(hi, np.inf)),
+                    (lo + hi) / 2,
+                    lo - (hi - lo),
+                    hi + (hi - lo),
+                ]
             for v in extremes + list((thresholds or {}).get(name, [])):
                 rows.append({**base, name: v})
     frame = pd.DataFrame(rows, columns=[s["name"] for s in inputs])

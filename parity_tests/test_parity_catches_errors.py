@@ -48,7 +48,8 @@ def test_boosting_offset_off_by_a_hundredth_of_a_gram_fails(
 ) -> None:
     # Body mass is ~4000 g: 0.01 g is a relative error of ~2.5e-6, just above the 1e-6 tolerance.
     directory = _mutated_copy(
-        bundled_dirs["penguins-body-mass"], tmp_path / "m",
+        bundled_dirs["penguins-body-mass"],
+        tmp_path / "m",
         lambda m: _shift_initializer(m, "gb_init", 0, delta),
     )
     run = run_parity(directory, ("sklearn", "onnxruntime", "reference"))
@@ -76,14 +77,19 @@ def test_swapped_category_fails(bundled_dirs: dict[str, Path], tmp_path: Path) -
         keys = next(a for a in encoder.attribute if a.name == "keys_strings")
         keys.strings[0], keys.strings[1] = keys.strings[1], keys.strings[0]
 
-    directory = _mutated_copy(bundled_dirs["penguins-body-mass"], tmp_path / "m", swap_first_two_keys)
+    directory = _mutated_copy(
+        bundled_dirs["penguins-body-mass"], tmp_path / "m", swap_first_two_keys
+    )
     run = run_parity(directory, ("sklearn", "onnxruntime"))
     assert _statuses(run)["onnxruntime"] == "failed"
 
 
-def test_cli_exits_non_zero_on_a_perturbed_graph(bundled_dirs: dict[str, Path], tmp_path: Path) -> None:
+def test_cli_exits_non_zero_on_a_perturbed_graph(
+    bundled_dirs: dict[str, Path], tmp_path: Path
+) -> None:
     directory = _mutated_copy(
-        bundled_dirs["penguins-body-mass"], tmp_path / "m",
+        bundled_dirs["penguins-body-mass"],
+        tmp_path / "m",
         lambda m: _shift_initializer(m, "gb_init", 0, 1.0),
     )
     assert pipeport(["parity", str(directory), "--runtimes", "sklearn,onnxruntime"]) == 1

@@ -56,9 +56,16 @@ def _inputs(directory: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("config", ["penguins-species", "penguins-body-mass"])
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 @given(data=st.data())
 def test_generated_rows_agree_with_sklearn(
     bundled_dirs: dict[str, Path], config: str, data: st.DataObject

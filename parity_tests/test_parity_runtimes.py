@@ -10,20 +10,27 @@ from parity_tests.conftest import BUNDLED, registry_config, train_and_export
 from parity_tests.harness import run_parity
 from research.estimators import ESTIMATORS, TASKS
 
-REGISTRY = [(name, task) for name, spec in ESTIMATORS.items() for task in TASKS if spec.cls_for(task)]
+REGISTRY = [
+    (name, task) for name, spec in ESTIMATORS.items() for task in TASKS if spec.cls_for(task)
+]
 
 
 def assert_all_passed(run, runtimes: tuple[str, ...]) -> None:
     statuses = {o.runtime: o.status for o in run.outcomes}
     expected = set(runtimes) | ({"http-v2"} if "http" in runtimes else set())
     assert expected <= set(statuses), f"runtimes missing from the run: {expected - set(statuses)}"
-    failures = {o.runtime: (o.status, o.reason or (o.report.table() if o.report else ""))
-                for o in run.outcomes if o.status != "passed"}
+    failures = {
+        o.runtime: (o.status, o.reason or (o.report.table() if o.report else ""))
+        for o in run.outcomes
+        if o.status != "passed"
+    }
     assert not failures, failures
     assert run.rows > 0
     for o in run.outcomes:
         if o.report is not None:
-            assert o.report.rows == run.rows  # every runtime kept row count (and order: compared row by row)
+            assert (
+                o.report.rows == run.rows
+            )  # every runtime kept row count (and order: compared row by row)
 
 
 @pytest.mark.parametrize("config", [c.stem for c in BUNDLED])
@@ -38,7 +45,9 @@ def test_bundled_config_agrees_in_every_runtime(bundled_dirs: dict[str, Path], c
 def test_registry_estimator_agrees_in_python_runtimes_and_http(
     tmp_path: Path, estimator: str, task: str
 ) -> None:
-    directory = train_and_export(registry_config(tmp_path, estimator, task), tmp_path / "out", rows=1000)
+    directory = train_and_export(
+        registry_config(tmp_path, estimator, task), tmp_path / "out", rows=1000
+    )
     runtimes = ("sklearn", "onnxruntime", "reference", "http")
     # Known limitation (docs/support.md): for raw values ~1e9 and beyond, scikit-learn's brute
     # force distances (the ||x||^2 - 2x.y + ||y||^2 expansion) lose every significant digit, so

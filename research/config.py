@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from research.errors import ConfigError
-from research.estimators import ESTIMATORS, TASKS, estimator_names, valid_params
+from research.estimators import ESTIMATORS, TASKS, check_params, estimator_names, valid_params
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -120,6 +120,11 @@ def parse_config(raw: dict[str, Any], source: Path, sha256: str) -> TrainConfig:
     """Check a parsed TOML document and build the typed config."""
     _check_keys(raw, "")
     name = _string(raw, "name", "the top level")
+    if name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable():
+        raise ConfigError(
+            f"name {name!r} must not start with '.' or hold '/', '\\' or control characters: it "
+            "names the artifacts folder (artifacts/<name>) and the model in /v2/models/<name>"
+        )
     version = raw.get("version", "1")
     if not isinstance(version, (str, int)) or isinstance(version, bool):
         raise ConfigError(f"'version' must be a string or an integer, got {version!r}")
@@ -135,8 +140,10 @@ def parse_config(raw: dict[str, Any], source: Path, sha256: str) -> TrainConfig:
         )
     pin = data_t.get("sha256")
     if pin is not None:
-        if not isinstance(pin, str) or len(pin) != 64 or any(
-            c not in "0123456789abcdef" for c in pin.lower()
+        if (
+            not isinstance(pin, str)
+            or len(pin) != 64
+            or any(c not in "0123456789abcdef" for c in pin.lower())
         ):
             raise ConfigError("[data] sha256 must be 64 hexadecimal characters")
         pin = pin.lower()
@@ -188,12 +195,17 @@ def parse_config(raw: dict[str, Any], source: Path, sha256: str) -> TrainConfig:
                 f"[model.params] '{p}' is not a parameter of {cls.__name__}.{did_you_mean} "
                 f"Valid parameters: {', '.join(accepted)}"
             )
+    problem = check_params(estimator, task, params)
+    if problem is not None:
+        raise ConfigError(f"[model.params] invalid value for {cls.__name__}: {problem}")
 
     split_t = _table(raw, "split", required=False)
     _check_keys(split_t, "split")
     fraction = split_t.get("test_fraction", 0.2)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-        raise ConfigError(f"[split] test_fraction must be a number between 0 and 1, got {fraction!r}")
+        raise ConfigError(
+            f"[split] test_fraction must be a number between 0 and 1, got {fraction!r}"
+        )
     seed = split_t.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"[split] seed must be a non-negative integer, got {seed!r}")

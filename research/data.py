@@ -65,6 +65,7 @@ class RawData:
     sha256: str
     rows_read: int
     rows_missing_target: int
+    source_rows: np.ndarray  # position in the file of each row of `frame`
 
 
 def load_training_data(config: TrainConfig) -> RawData:
@@ -85,12 +86,13 @@ def load_training_data(config: TrainConfig) -> RawData:
     target = frame[config.data.target]
     missing_target = target.isna()
     frame = frame.loc[~missing_target, [*config.features.all, config.data.target]]
+    source_rows = np.flatnonzero(~missing_target.to_numpy())
     frame = frame.reset_index(drop=True)
     if len(frame) < 2:
         raise DataError(
             f"only {len(frame)} row(s) with a target value in {path}: nothing to train on"
         )
-    return RawData(frame, digest, rows_read, int(missing_target.sum()))
+    return RawData(frame, digest, rows_read, int(missing_target.sum()), source_rows)
 
 
 def validate_frame(frame: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
@@ -120,7 +122,7 @@ def validate_frame(frame: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
             raise DataError(
                 f"regression target {config.data.target!r} must be numeric; it has dtype "
-                f"{target.dtype}. Use task = \"classification\" for labels."
+                f'{target.dtype}. Use task = "classification" for labels.'
             )
     return frame
 
@@ -142,3 +144,17 @@ def classification_target(target: pd.Series) -> np.ndarray:
     from research.steps import normalise_category
 
     return np.array([normalise_category(v) for v in target.tolist()], dtype=object)
+
+
+def write_source_rows(path: Path, rows: np.ndarray, columns: list[str], out: Path) -> None:
+    """Write rows of the data file to a CSV with their values exactly as in the file.
+
+    For a CSV source the fields are copied as text (no float round trip: "181" stays "181" even in
+    a column with gaps, which pandas would write back as "181.0"); Parquet rows are written from
+    their typed values.
+    """
+    if DATA_SUFFIXES.get(path.suffix.lower()) == "csv":
+        text = pd.read_csv(path, dtype=str, keep_default_na=False)
+        text.iloc[rows][columns].to_csv(out, index=False)
+    else:
+        read_raw(path).iloc[rows][columns].to_csv(out, index=False)

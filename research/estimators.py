@@ -28,7 +28,9 @@ class EstimatorSpec:
         return self.classification if task == "classification" else self.regression
 
 
-def _spec(name: str, clf: type | None, reg: type | None, **defaults: dict[str, Any]) -> EstimatorSpec:
+def _spec(
+    name: str, clf: type | None, reg: type | None, **defaults: dict[str, Any]
+) -> EstimatorSpec:
     return EstimatorSpec(name, clf, reg, defaults)
 
 
@@ -86,7 +88,7 @@ def estimator_names(task: str | None = None) -> list[str]:
 
 def valid_params(cls: type) -> list[str]:
     """Constructor parameter names of an estimator class."""
-    return sorted(p for p in inspect.signature(cls.__init__).parameters if p != "self")
+    return sorted(inspect.signature(cls).parameters)
 
 
 def make_estimator(name: str, task: str, params: dict[str, Any], seed: int) -> Any:
@@ -102,7 +104,21 @@ def make_estimator(name: str, task: str, params: dict[str, Any], seed: int) -> A
     kwargs: dict[str, Any] = dict(spec.defaults.get(task, {}))
     if "random_state" in accepted:
         kwargs["random_state"] = seed
-    if "n_jobs" in accepted:
+    # n_jobs only where it still does something (LogisticRegression deprecated it in 1.8).
+    if "n_jobs" in accepted and not name.endswith("regression"):
         kwargs["n_jobs"] = 1
     kwargs.update(params)
     return cls(**kwargs)
+
+
+def check_params(name: str, task: str, params: dict[str, Any]) -> str | None:
+    """None when scikit-learn accepts the parameter values, else its message (e.g. a string
+    where an int is required), so a bad value fails at config time, not in the middle of fit."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    estimator = make_estimator(name, task, params, seed=0)
+    try:
+        estimator._validate_params()
+    except InvalidParameterError as exc:
+        return str(exc)
+    return None

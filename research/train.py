@@ -22,7 +22,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from research.config import TrainConfig
-from research.data import RawData, classification_target, is_numeric_like, load_training_data
+from research.data import (
+    RawData,
+    classification_target,
+    is_numeric_like,
+    load_training_data,
+    write_source_rows,
+)
 from research.errors import DataError
 from research.pipeline import build_pipeline, build_preprocessor
 from research.steps import MISSING_CATEGORY, normalise_category
@@ -32,7 +38,16 @@ HOLDOUT_FILE = "holdout.csv"
 MANIFEST_FILE = "train_manifest.json"
 METRICS_FILE = "metrics.json"
 
-_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "joblib", "skl2onnx", "onnx", "onnxruntime")
+_PACKAGES = (
+    "scikit-learn",
+    "numpy",
+    "pandas",
+    "scipy",
+    "joblib",
+    "skl2onnx",
+    "onnx",
+    "onnxruntime",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -151,9 +166,11 @@ def train(config: TrainConfig, out_dir: Path, log: Any = print) -> TrainResult:
 
     width = None
     if config.features.select_k_best is not None:
-        width = build_preprocessor(
-            list(config.features.numeric), list(config.features.categorical)
-        ).fit_transform(X_train).shape[1]
+        width = (
+            build_preprocessor(list(config.features.numeric), list(config.features.categorical))
+            .fit_transform(X_train)
+            .shape[1]
+        )
     pipeline = build_pipeline(config, n_features_out=width)
     log(
         f"fitting {config.model.estimator} ({type(pipeline[-1]).__name__}) on {len(train_pos)} "
@@ -170,7 +187,9 @@ def train(config: TrainConfig, out_dir: Path, log: Any = print) -> TrainResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, out_dir / PIPELINE_FILE)
     # The held-out rows exactly as in the source: same columns and values, original row order.
-    frame.iloc[test_pos][[*features, target_col]].to_csv(out_dir / HOLDOUT_FILE, index=False)
+    write_source_rows(
+        config.data.path, raw.source_rows[test_pos], [*features, target_col], out_dir / HOLDOUT_FILE
+    )
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     manifest: dict[str, Any] = {
         "name": config.name,

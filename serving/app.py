@@ -99,9 +99,7 @@ def create_app_for_model(model: LoadedModel, settings: ServingSettings) -> Flask
         feeds = _feeds(rows, schema)
         predictions = state.formatter.predictions(state.predict(feeds))
         request.environ["pipeport.rows"] = len(rows)
-        return json_response(
-            f'{{"model":{state.model_json},"predictions":{_dumps(predictions)}}}'
-        )
+        return json_response(f'{{"model":{state.model_json},"predictions":{_dumps(predictions)}}}')
 
     @app.post("/invocations", endpoint="invocations")
     def invocations() -> Response:
@@ -167,8 +165,19 @@ def create_app_for_model(model: LoadedModel, settings: ServingSettings) -> Flask
 
 # Endpoint names (Flask endpoints) that metrics break requests down by.
 ENDPOINTS = (
-    "predict", "invocations", "metadata", "openapi", "healthz", "readyz", "metrics",
-    "v2_server", "v2_live", "v2_ready", "v2_model", "v2_model_ready", "v2_infer",
+    "predict",
+    "invocations",
+    "metadata",
+    "openapi",
+    "healthz",
+    "readyz",
+    "metrics",
+    "v2_server",
+    "v2_live",
+    "v2_ready",
+    "v2_model",
+    "v2_model_ready",
+    "v2_infer",
 )
 
 
@@ -180,7 +189,8 @@ def _json_body() -> bytes:
     """The raw body of a JSON request; 415 for any other content type, 413 past the limit."""
     if request.mimetype != JSON:
         raise ApiError(
-            415, "unsupported_media_type",
+            415,
+            "unsupported_media_type",
             f"Content-Type must be {JSON}, got {request.content_type or 'none'}",
         )
     return request.get_data(cache=False)
@@ -188,11 +198,19 @@ def _json_body() -> bytes:
 
 def _rows_field(rows: Any, max_rows: int) -> list[Any]:
     if rows is None:
-        raise ApiError(400, "invalid_body", 'request body needs "rows": an array of row objects',
-                       [RowError(None, "rows", "missing field")])
+        raise ApiError(
+            400,
+            "invalid_body",
+            'request body needs "rows": an array of row objects',
+            [RowError(None, "rows", "missing field")],
+        )
     if not isinstance(rows, list):
-        raise ApiError(400, "invalid_body", '"rows" must be an array of row objects',
-                       [RowError(None, "rows", "expected an array")])
+        raise ApiError(
+            400,
+            "invalid_body",
+            '"rows" must be an array of row objects',
+            [RowError(None, "rows", "expected an array")],
+        )
     check_batch_size(len(rows), max_rows)
     return rows
 
@@ -201,8 +219,9 @@ def check_batch_size(n: int, max_rows: int) -> None:
     if n == 0:
         raise ApiError(400, "empty_batch", "the request holds no rows; send at least one")
     if n > max_rows:
-        raise ApiError(413, "too_many_rows",
-                       f"the request holds {n} rows; the limit is {max_rows} per request")
+        raise ApiError(
+            413, "too_many_rows", f"the request holds {n} rows; the limit is {max_rows} per request"
+        )
 
 
 def _feeds(rows: list[Any], schema: ModelSchema) -> dict[str, Any]:
@@ -214,20 +233,28 @@ def _feeds(rows: list[Any], schema: ModelSchema) -> dict[str, Any]:
 
 def _mlflow_rows(body: dict[str, Any], max_rows: int) -> list[Any]:
     """MLflow scoring-server bodies → raw rows (dataframe_records / dataframe_split)."""
-    formats = [key for key in ("dataframe_records", "dataframe_split", "instances", "inputs")
-               if key in body]
+    formats = [
+        key
+        for key in ("dataframe_records", "dataframe_split", "instances", "inputs")
+        if key in body
+    ]
     reject_unknown_keys(
-        body, ("dataframe_records", "dataframe_split", "instances", "inputs", "params"),
+        body,
+        ("dataframe_records", "dataframe_split", "instances", "inputs", "params"),
         "request body",
     )
     if len(formats) != 1:
-        raise ApiError(400, "invalid_body",
-                       "send exactly one of dataframe_records or dataframe_split")
+        raise ApiError(
+            400, "invalid_body", "send exactly one of dataframe_records or dataframe_split"
+        )
     kind = formats[0]
     if kind in ("instances", "inputs"):
-        raise ApiError(400, "invalid_body",
-                       f"{kind!r} (tensor input) is not supported by this model; send "
-                       "dataframe_records or dataframe_split with the raw columns")
+        raise ApiError(
+            400,
+            "invalid_body",
+            f"{kind!r} (tensor input) is not supported by this model; send "
+            "dataframe_records or dataframe_split with the raw columns",
+        )
     if kind == "dataframe_records":
         rows = body[kind]
         if not isinstance(rows, list):
@@ -245,8 +272,9 @@ def _mlflow_rows(body: dict[str, Any], max_rows: int) -> list[Any]:
     errors, rows = [], []
     for i, values in enumerate(data):
         if not isinstance(values, list) or len(values) != len(columns):
-            errors.append(RowError(i, None, f"expected an array of {len(columns)} values "
-                                            "(one per column)"))
+            errors.append(
+                RowError(i, None, f"expected an array of {len(columns)} values (one per column)")
+            )
             continue
         rows.append(dict(zip(columns, values, strict=True)))
     if errors:
@@ -262,9 +290,12 @@ def _auth_check(token: str) -> Callable[[], None]:
             return
         provided = request.headers.get("Authorization", "").encode("utf-8", "replace")
         if not hmac.compare_digest(provided, expected):
-            raise ApiError(401, "unauthorized",
-                           "missing or wrong bearer token (send Authorization: Bearer <token>)",
-                           headers={"WWW-Authenticate": 'Bearer realm="pipeport"'})
+            raise ApiError(
+                401,
+                "unauthorized",
+                "missing or wrong bearer token (send Authorization: Bearer <token>)",
+                headers={"WWW-Authenticate": 'Bearer realm="pipeport"'},
+            )
 
     return check
 
@@ -272,17 +303,24 @@ def _auth_check(token: str) -> Callable[[], None]:
 def _from_http_exception(exc: HTTPException) -> ApiError:
     status = exc.code or 500
     if status == 404:
-        return ApiError(404, "not_found",
-                        f"no such route: {request.method} {request.path} (see /openapi.json)")
+        return ApiError(
+            404, "not_found", f"no such route: {request.method} {request.path} (see /openapi.json)"
+        )
     if status == 405:
         allowed = exc.valid_methods if hasattr(exc, "valid_methods") else None
         methods = ", ".join(allowed or ())
-        return ApiError(405, "method_not_allowed",
-                        f"{request.method} is not allowed on {request.path}; use {methods}",
-                        headers={"Allow": methods} if methods else None)
+        return ApiError(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.path}; use {methods}",
+            headers={"Allow": methods} if methods else None,
+        )
     if status == 413:
-        return ApiError(413, "body_too_large",
-                        f"request body exceeds the limit of {request.max_content_length} bytes")
+        return ApiError(
+            413,
+            "body_too_large",
+            f"request body exceeds the limit of {request.max_content_length} bytes",
+        )
     return ApiError(status, exc.name.lower().replace(" ", "_"), exc.description or exc.name)
 
 
@@ -294,9 +332,13 @@ def _metadata_document(model: LoadedModel) -> dict[str, Any]:
 
     meta = model.schema.metadata
     return {
-        "model": {"name": model.schema.name, "version": model.schema.version,
-                  "sha256": model.sha256, "file": model.path.name,
-                  "size_bytes": model.size_bytes},
+        "model": {
+            "name": model.schema.name,
+            "version": model.schema.version,
+            "sha256": model.sha256,
+            "file": model.path.name,
+            "size_bytes": model.size_bytes,
+        },
         "task": model.schema.task,
         "inputs": meta.get("inputs"),
         "outputs": meta.get("outputs"),
@@ -306,14 +348,17 @@ def _metadata_document(model: LoadedModel) -> dict[str, Any]:
         "packages": meta.get("packages"),
         "parity": meta.get("parity"),
         "format_version": meta.get("format_version"),
-        "serving": {"pipeport": __version__, "onnxruntime": onnxruntime.__version__,
-                    "numpy": numpy.__version__},
+        "serving": {
+            "pipeport": __version__,
+            "onnxruntime": onnxruntime.__version__,
+            "numpy": numpy.__version__,
+        },
     }
 
 
-def _timed(wsgi_app: Callable[..., Iterable[bytes]], metrics: SharedMetrics) -> Callable[
-    ..., Iterable[bytes]
-]:
+def _timed(
+    wsgi_app: Callable[..., Iterable[bytes]], metrics: SharedMetrics
+) -> Callable[..., Iterable[bytes]]:
     """Count and time every request (including 404s and errors) around the Flask app."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -327,8 +372,12 @@ def _timed(wsgi_app: Callable[..., Iterable[bytes]], metrics: SharedMetrics) -> 
         result = wsgi_app(environ, recording_start_response)
         endpoint = environ.get("pipeport.endpoint", "other")
         status = int(seen[-1][:3]) if seen else 500
-        metrics.observe(endpoint, status, time.perf_counter() - start,
-                        environ.get("pipeport.rows", 0) if status == 200 else 0)
+        metrics.observe(
+            endpoint,
+            status,
+            time.perf_counter() - start,
+            environ.get("pipeport.rows", 0) if status == 200 else 0,
+        )
         return result
 
     return app

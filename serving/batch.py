@@ -46,8 +46,12 @@ def predict_file(
     if not input_path.is_file():
         raise BatchError(f"input file not found: {input_path}")
     suffix = input_path.suffix.lower()
-    readers = {".csv": _csv_chunks, ".jsonl": _jsonl_chunks, ".ndjson": _jsonl_chunks,
-               ".parquet": _parquet_chunks}
+    readers = {
+        ".csv": _csv_chunks,
+        ".jsonl": _jsonl_chunks,
+        ".ndjson": _jsonl_chunks,
+        ".parquet": _parquet_chunks,
+    }
     if suffix not in readers:
         raise BatchError(f"cannot read {input_path.name}: use a .csv, .jsonl or .parquet file")
     schema = model.schema
@@ -87,7 +91,8 @@ def _summarise(exc: RowErrors) -> str:
 
 def _where(row: int | None, field: str | None) -> str:
     parts = ([f"row {row}"] if row is not None else []) + (
-        [f"column {field!r}"] if field is not None else [])
+        [f"column {field!r}"] if field is not None else []
+    )
     return ", ".join(parts) + ": " if parts else ""
 
 
@@ -118,8 +123,9 @@ def _csv_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool) 
         except (UnicodeDecodeError, csv.Error) as exc:
             raise BatchError(f"{path.name}: cannot read the header: {exc}") from None
         _check_columns(header, schema, ignore)
-        plan = [(spec.name, header.index(spec.name), spec.kind == "numeric")
-                for spec in schema.inputs]
+        plan = [
+            (spec.name, header.index(spec.name), spec.kind == "numeric") for spec in schema.inputs
+        ]
         rows: list[dict[str, Any]] = []
         first = 0
         index = 0
@@ -129,8 +135,10 @@ def _csv_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool) 
                 if not record:  # a blank line
                     continue
                 if len(record) != len(header):
-                    errors.append(f"row {index} (line {reader.line_num}): {len(record)} fields, "
-                                  f"the header has {len(header)}")
+                    errors.append(
+                        f"row {index} (line {reader.line_num}): {len(record)} fields, "
+                        f"the header has {len(header)}"
+                    )
                 else:
                     rows.append(_csv_row(record, plan, index, errors))
                 index += 1
@@ -147,8 +155,9 @@ def _csv_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool) 
             yield first, rows, 1.0
 
 
-def _csv_row(record: list[str], plan: list[tuple[str, int, bool]], index: int,
-             errors: list[str]) -> dict[str, Any]:
+def _csv_row(
+    record: list[str], plan: list[tuple[str, int, bool]], index: int, errors: list[str]
+) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name, position, numeric in plan:
         text = record[position]
@@ -161,8 +170,10 @@ def _csv_row(record: list[str], plan: list[tuple[str, int, bool]], index: int,
                 errors.append(f"row {index}, column {name!r}: {text!r} is not a number")
                 value = None
             if value is not None and not math.isfinite(value):
-                errors.append(f"row {index}, column {name!r}: {text!r} is not a finite number "
-                              "(leave the field empty for a missing value)")
+                errors.append(
+                    f"row {index}, column {name!r}: {text!r} is not a finite number "
+                    "(leave the field empty for a missing value)"
+                )
                 value = None
             row[name] = value
         else:
@@ -175,8 +186,9 @@ def _raise_if(errors: list[str]) -> None:
         raise BatchError("; ".join(errors[:MAX_REPORTED]))
 
 
-def _jsonl_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool
-                  ) -> Iterator[Chunk]:
+def _jsonl_chunks(
+    path: Path, schema: ModelSchema, chunk_size: int, ignore: bool
+) -> Iterator[Chunk]:
     size = max(path.stat().st_size, 1)
     names = set(schema.input_names)
     rows: list[dict[str, Any]] = []
@@ -188,8 +200,9 @@ def _jsonl_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool
             try:
                 row = json.loads(line.decode("utf-8"), parse_constant=NonFiniteToken)
             except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-                raise BatchError(f"row {index} (line {line_number}) is not valid JSON: {exc}"
-                                 ) from None
+                raise BatchError(
+                    f"row {index} (line {line_number}) is not valid JSON: {exc}"
+                ) from None
             if ignore and isinstance(row, dict):
                 row = {k: v for k, v in row.items() if k in names}
             rows.append(row)
@@ -203,8 +216,9 @@ def _jsonl_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool
         raise BatchError(f"{path.name} holds no rows")
 
 
-def _parquet_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool
-                    ) -> Iterator[Chunk]:
+def _parquet_chunks(
+    path: Path, schema: ModelSchema, chunk_size: int, ignore: bool
+) -> Iterator[Chunk]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -244,8 +258,9 @@ class _Progress:
             return  # the whole input fit in one chunk: nothing worth a bar
         fraction = min(max(fraction, 0.0), 1.0)
         filled = int(fraction * 30)
-        self.stream.write(f"\rpredict [{'#' * filled}{'.' * (30 - filled)}] "
-                          f"{fraction:4.0%} {rows} rows")
+        self.stream.write(
+            f"\rpredict [{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {rows} rows"
+        )
         self.stream.flush()
 
     def close(self) -> None:

@@ -26,32 +26,69 @@ def register(subparsers: Any) -> None:
         ),
     )
     serve.add_argument("model", metavar="MODEL.onnx", help="file written by `pipeport export`")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default: %(default)s; 0.0.0.0 for all)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s; 0.0.0.0 for all)",
+    )
     serve.add_argument("--port", type=int, default=8000, help="default: %(default)s")
-    serve.add_argument("--workers", type=_positive, default=0,
-                       help="worker processes (default: one per core)")
-    serve.add_argument("--max-body-bytes", type=_positive, default=DEFAULT_MAX_BODY_BYTES,
-                       help="larger request bodies get 413 (default: %(default)s)")
-    serve.add_argument("--max-rows", type=_positive, default=DEFAULT_MAX_ROWS,
-                       help="more rows in one request get 413 (default: %(default)s)")
-    serve.add_argument("--auth-token-file", metavar="PATH",
-                       help="require `Authorization: Bearer <token>` (the file's content) on "
-                            "every route but /healthz, /readyz, /metrics and /v2/health/*")
-    serve.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
-                       help="gunicorn worker type (default: %(default)s, which keeps "
-                            "connections alive)")
-    serve.add_argument("--threads", type=_positive, default=1,
-                       help="threads per gthread worker (default: %(default)s)")
-    serve.add_argument("--keep-alive", type=_positive, default=5,
-                       help="seconds an idle connection is kept open (default: %(default)s)")
-    serve.add_argument("--timeout", type=_positive, default=30,
-                       help="seconds before a stuck worker is restarted (default: %(default)s)")
-    serve.add_argument("--graceful-timeout", type=_positive, default=10,
-                       help="seconds workers get to finish on shutdown (default: %(default)s)")
+    serve.add_argument(
+        "--workers", type=_positive, default=0, help="worker processes (default: one per core)"
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="larger request bodies get 413 (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-rows",
+        type=_positive,
+        default=DEFAULT_MAX_ROWS,
+        help="more rows in one request get 413 (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--auth-token-file",
+        metavar="PATH",
+        help="require `Authorization: Bearer <token>` (the file's content) on "
+        "every route but /healthz, /readyz, /metrics and /v2/health/*",
+    )
+    serve.add_argument(
+        "--worker-class",
+        choices=("gthread", "sync"),
+        default="gthread",
+        help="gunicorn worker type (default: %(default)s, which keeps connections alive)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        help="threads per gthread worker (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--keep-alive",
+        type=_positive,
+        default=5,
+        help="seconds an idle connection is kept open (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--timeout",
+        type=_positive,
+        default=30,
+        help="seconds before a stuck worker is restarted (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=_positive,
+        default=10,
+        help="seconds workers get to finish on shutdown (default: %(default)s)",
+    )
     serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
-    serve.add_argument("--control-socket", metavar="PATH",
-                       help="open gunicorn's control socket at PATH (default: none)")
+    serve.add_argument(
+        "--control-socket",
+        metavar="PATH",
+        help="open gunicorn's control socket at PATH (default: none)",
+    )
     serve.set_defaults(run=run_serve)
 
     predict = subparsers.add_parser(
@@ -66,15 +103,27 @@ def register(subparsers: Any) -> None:
         ),
     )
     predict.add_argument("model", metavar="MODEL.onnx", help="file written by `pipeport export`")
-    predict.add_argument("--input", required=True, metavar="ROWS",
-                         help="rows.csv, rows.jsonl or rows.parquet")
+    predict.add_argument(
+        "--input", required=True, metavar="ROWS", help="rows.csv, rows.jsonl or rows.parquet"
+    )
     predict.add_argument("--output", required=True, metavar="PREDS.csv")
-    predict.add_argument("--chunk-size", type=_positive, default=10_000,
-                         help="rows scored per session.run (default: %(default)s)")
-    predict.add_argument("--ignore-unknown-columns", action="store_true",
-                         help="drop input columns the model does not use (e.g. the target)")
-    predict.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                         help="progress bar on stderr (auto: when stderr is a terminal)")
+    predict.add_argument(
+        "--chunk-size",
+        type=_positive,
+        default=10_000,
+        help="rows scored per session.run (default: %(default)s)",
+    )
+    predict.add_argument(
+        "--ignore-unknown-columns",
+        action="store_true",
+        help="drop input columns the model does not use (e.g. the target)",
+    )
+    predict.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="progress bar on stderr (auto: when stderr is a terminal)",
+    )
     predict.set_defaults(run=run_predict)
 
 
@@ -123,18 +172,21 @@ def run_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes, max_rows=args.max_rows, auth_token=token
     )
     app = create_app_for_model(model, settings)
-    run_gunicorn(app, GunicornSettings(
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        worker_class=args.worker_class,
-        threads=args.threads,
-        keepalive=args.keep_alive,
-        timeout=args.timeout,
-        graceful_timeout=args.graceful_timeout,
-        access_log=args.access_log,
-        control_socket=args.control_socket,
-    ))
+    run_gunicorn(
+        app,
+        GunicornSettings(
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            worker_class=args.worker_class,
+            threads=args.threads,
+            keepalive=args.keep_alive,
+            timeout=args.timeout,
+            graceful_timeout=args.graceful_timeout,
+            access_log=args.access_log,
+            control_socket=args.control_socket,
+        ),
+    )
     return 0
 
 
@@ -148,7 +200,9 @@ def run_predict(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.model)
         rows = predict_file(
-            model, args.input, args.output,
+            model,
+            args.input,
+            args.output,
             chunk_size=args.chunk_size,
             ignore_unknown_columns=args.ignore_unknown_columns,
             progress=args.progress,

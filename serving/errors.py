@@ -60,9 +60,10 @@ class ApiError(Exception):
         if oip:
             summary = str(RowErrors(self.details)) if self.details else ""
             text = f"{self.message}: {summary}" if summary else self.message
-            return json.dumps({"error": text, **{k: v for k, v in error.items()
-                                                 if k != "message"}},
-                              ensure_ascii=False).encode()
+            return json.dumps(
+                {"error": text, **{k: v for k, v in error.items() if k != "message"}},
+                ensure_ascii=False,
+            ).encode()
         return json.dumps({"error": error}, ensure_ascii=False).encode()
 
 
@@ -76,9 +77,9 @@ def decode_json(data: bytes) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, "invalid_utf8",
-                       f"request body is not valid UTF-8 (bad byte at offset {exc.start})"
-                       ) from None
+        raise ApiError(
+            400, "invalid_utf8", f"request body is not valid UTF-8 (bad byte at offset {exc.start})"
+        ) from None
     if not text.strip():
         raise ApiError(400, "malformed_json", "request body is empty; expected a JSON object")
     try:
@@ -100,7 +101,8 @@ def reject_unknown_keys(body: dict[str, Any], allowed: Sequence[str], what: str)
     unknown = [key for key in body if key not in allowed]
     if unknown:
         raise ApiError(
-            400, "invalid_body",
+            400,
+            "invalid_body",
             f"unknown field(s) in {what}: {', '.join(map(repr, unknown))}; "
             f"allowed: {', '.join(map(repr, allowed))}",
             [RowError(None, str(key), "unknown field") for key in unknown],

@@ -199,8 +199,9 @@ def raw_rows_to_feeds(
     """
     plan = feed_plan(schema)
     if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Sequence):
-        raise RowErrors([RowError(None, "rows", f"expected an array of objects, got "
-                                                f"{json_type(rows)}")])
+        raise RowErrors(
+            [RowError(None, "rows", f"expected an array of objects, got {json_type(rows)}")]
+        )
     n = len(rows)
     names = plan.names
     width = len(plan.columns)
@@ -208,8 +209,9 @@ def raw_rows_to_feeds(
     errors: list[RowError] = []
     for i, row in enumerate(rows):
         if type(row) is not dict and not isinstance(row, Mapping):
-            errors.append(RowError(first_row + i, None,
-                                   f"expected a JSON object, got {json_type(row)}"))
+            errors.append(
+                RowError(first_row + i, None, f"expected a JSON object, got {json_type(row)}")
+            )
             continue
         if len(row) != width or not names.issuperset(row):
             errors.extend(_key_errors(first_row + i, row, plan))
@@ -238,8 +240,9 @@ def _key_errors(row_index: int, row: Mapping[str, Any], plan: FeedPlan) -> list[
     ]
     for key in row:
         if key not in plan.names:
-            errors.append(RowError(row_index, str(key),
-                                   f"unknown field; expected fields: {plan.expected}"))
+            errors.append(
+                RowError(row_index, str(key), f"unknown field; expected fields: {plan.expected}")
+            )
     return errors
 
 
@@ -267,12 +270,19 @@ def columns_to_feeds(
     errors: list[RowError] = []
     for name in columns:
         if name not in plan.names:
-            errors.append(RowError(None, str(name),
-                                   f"unknown column; expected columns: {plan.expected}"))
+            errors.append(
+                RowError(None, str(name), f"unknown column; expected columns: {plan.expected}")
+            )
     lengths = {len(values) for values in columns.values()}
     if len(lengths) > 1:
-        errors.append(RowError(None, None, "columns have different lengths: "
-                               + ", ".join(f"{k!r}: {len(v)}" for k, v in columns.items())))
+        errors.append(
+            RowError(
+                None,
+                None,
+                "columns have different lengths: "
+                + ", ".join(f"{k!r}: {len(v)}" for k, v in columns.items()),
+            )
+        )
     feeds: dict[str, np.ndarray] = {}
     for name, onnx_name, convert, numeric, missing_ok in plan.columns:
         if name not in columns:
@@ -307,9 +317,13 @@ def _numeric_column(
         errors.append(RowError(first_row + int(i), name, "number is not finite (±Infinity)"))
     if not missing_ok:
         for i in np.flatnonzero(np.isnan(column)):
-            errors.append(RowError(first_row + int(i), name,
-                                   "a value is required (this column does not allow missing "
-                                   "values)"))
+            errors.append(
+                RowError(
+                    first_row + int(i),
+                    name,
+                    "a value is required (this column does not allow missing values)",
+                )
+            )
     return array
 
 
@@ -323,8 +337,9 @@ def _string_column(
     array = np.empty((len(values), 1), dtype=object)
     for i, value in enumerate(values):
         if type(value) is not str and value is not None:
-            errors.append(RowError(first_row + i, name,
-                                   f"expected a string, got {json_type(value)}"))
+            errors.append(
+                RowError(first_row + i, name, f"expected a string, got {json_type(value)}")
+            )
             continue
         try:
             array[i, 0] = convert(value)

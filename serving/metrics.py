@@ -111,8 +111,9 @@ class SharedMetrics:
         ]
         bounds = [repr(b) for b in BUCKETS] + ["+Inf"]
         for e, endpoint in enumerate(self.endpoints):
-            counts = total[self._hist_at + e * self._n_bucket : self._hist_at
-                           + (e + 1) * self._n_bucket]
+            counts = total[
+                self._hist_at + e * self._n_bucket : self._hist_at + (e + 1) * self._n_bucket
+            ]
             count = counts.sum()
             if not count:
                 continue
@@ -127,8 +128,7 @@ class SharedMetrics:
                 f"{float(total[self._sum_at + e])!r}"
             )
             lines.append(
-                f'pipeport_http_request_duration_seconds_count{{endpoint="{endpoint}"}} '
-                f"{count:.0f}"
+                f'pipeport_http_request_duration_seconds_count{{endpoint="{endpoint}"}} {count:.0f}'
             )
         labels = ",".join(f'{key}="{_escape(value)}"' for key, value in model_labels.items())
         lines += [

@@ -96,9 +96,7 @@ def load_model(path: str | Path) -> LoadedModel:
     except OSError as exc:
         raise ModelLoadError(f"cannot read model file {path}: {exc.strerror}") from None
     try:
-        session = ort.InferenceSession(
-            data, session_options(), providers=["CPUExecutionProvider"]
-        )
+        session = ort.InferenceSession(data, session_options(), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises several types for a bad file
         reason = _first_line(str(exc))
         raise ModelLoadError(f"{path} is not a valid ONNX model ({reason})") from None
@@ -144,9 +142,7 @@ def parse_metadata(raw: str, session: ort.InferenceSession, source: str) -> Mode
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelLoadError(f"{source}: malformed '{METADATA_KEY}' metadata ({exc!r})") from None
 
-    expected_outputs = (
-        {"label", "probabilities"} if task == "classification" else {"prediction"}
-    )
+    expected_outputs = {"label", "probabilities"} if task == "classification" else {"prediction"}
     if set(outputs) != expected_outputs:
         raise ModelLoadError(
             f"{source}: metadata outputs {sorted(outputs)} do not match task {task!r} "

@@ -50,20 +50,23 @@ def build_openapi(schema: ModelSchema, settings: ServingSettings) -> dict[str, A
     for spec in schema.inputs:
         if spec.kind == "numeric":
             row_properties[spec.name] = {
-                "type": "number", "nullable": True,
+                "type": "number",
+                "nullable": True,
                 "description": f"numeric; null = missing (ONNX input {spec.onnx_name!r})",
             }
         else:
             seen = ", ".join(spec.categories) or "none recorded"
             row_properties[spec.name] = {
-                "type": "string", "nullable": True,
+                "type": "string",
+                "nullable": True,
                 "description": f"categorical; null = missing; seen in training: {seen}; "
-                               "unseen values are accepted and ignored",
+                "unseen values are accepted and ignored",
             }
     if schema.task == "classification":
         label: dict[str, Any] = {"type": "integer"} if schema.label_is_int else {"type": "string"}
         prediction = {
-            "type": "object", "required": ["label", "probabilities"],
+            "type": "object",
+            "required": ["label", "probabilities"],
             "properties": {
                 "label": label,
                 "probabilities": {
@@ -74,92 +77,207 @@ def build_openapi(schema: ModelSchema, settings: ServingSettings) -> dict[str, A
         }
         simple: dict[str, Any] = label
     else:
-        prediction = {"type": "object", "required": ["prediction"],
-                      "properties": {"prediction": {"type": "number", "nullable": True}}}
+        prediction = {
+            "type": "object",
+            "required": ["prediction"],
+            "properties": {"prediction": {"type": "number", "nullable": True}},
+        }
         simple = {"type": "number"}
 
     rows = {"type": "array", "items": _ref("Row"), "minItems": 1, "maxItems": settings.max_rows}
     schemas: dict[str, Any] = {
-        "Row": {"type": "object", "properties": row_properties,
-                "required": list(row_properties), "additionalProperties": False},
+        "Row": {
+            "type": "object",
+            "properties": row_properties,
+            "required": list(row_properties),
+            "additionalProperties": False,
+        },
         "Prediction": prediction,
-        "ModelInfo": {"type": "object", "properties": {
-            "name": {"type": "string"}, "version": {"type": "string"},
-            "sha256": {"type": "string"}}},
-        "PredictRequest": {"type": "object", "required": ["rows"], "properties": {"rows": rows},
-                           "additionalProperties": False},
-        "PredictResponse": {"type": "object", "properties": {
-            "model": _ref("ModelInfo"),
-            "predictions": {"type": "array", "items": _ref("Prediction")}}},
-        "MLflowRequest": {"type": "object", "properties": {
-            "dataframe_records": rows,
-            "dataframe_split": {"type": "object", "required": ["columns", "data"], "properties": {
-                "columns": {"type": "array", "items": {"type": "string"}},
-                "data": {"type": "array", "items": {"type": "array", "items": {}}},
-                "index": {"type": "array", "items": {}}}},
-            "params": {"type": "object", "description": "accepted and ignored"}}},
-        "MLflowResponse": {"type": "object", "properties": {
-            "predictions": {"type": "array", "items": simple}}},
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["code", "message", "details"], "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "details": {"type": "array", "items": {"type": "object", "properties": {
-                    "row": {"type": "integer", "nullable": True},
-                    "field": {"type": "string", "nullable": True},
-                    "problem": {"type": "string"}}}},
-                "details_omitted": {"type": "integer"}}}}},
-        "V2Tensor": {"type": "object", "required": ["name", "shape", "datatype"], "properties": {
-            "name": {"type": "string"},
-            "shape": {"type": "array", "items": {"type": "integer"}},
-            "datatype": {"type": "string", "enum": ["FP64", "BYTES", "INT64"]},
-            "parameters": {"type": "object"},
-            "data": {"type": "array", "items": {}}}},
-        "V2InferRequest": {"type": "object", "required": ["inputs"], "properties": {
-            "id": {"type": "string"}, "parameters": {"type": "object"},
-            "inputs": {"type": "array", "items": _ref("V2Tensor")},
-            "outputs": {"type": "array", "items": {"type": "object", "properties": {
-                "name": {"type": "string"}, "parameters": {"type": "object"}}}}}},
-        "V2InferResponse": {"type": "object", "properties": {
-            "model_name": {"type": "string"}, "model_version": {"type": "string"},
-            "id": {"type": "string"},
-            "outputs": {"type": "array", "items": _ref("V2Tensor")}}},
+        "ModelInfo": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": "string"},
+                "sha256": {"type": "string"},
+            },
+        },
+        "PredictRequest": {
+            "type": "object",
+            "required": ["rows"],
+            "properties": {"rows": rows},
+            "additionalProperties": False,
+        },
+        "PredictResponse": {
+            "type": "object",
+            "properties": {
+                "model": _ref("ModelInfo"),
+                "predictions": {"type": "array", "items": _ref("Prediction")},
+            },
+        },
+        "MLflowRequest": {
+            "type": "object",
+            "properties": {
+                "dataframe_records": rows,
+                "dataframe_split": {
+                    "type": "object",
+                    "required": ["columns", "data"],
+                    "properties": {
+                        "columns": {"type": "array", "items": {"type": "string"}},
+                        "data": {"type": "array", "items": {"type": "array", "items": {}}},
+                        "index": {"type": "array", "items": {}},
+                    },
+                },
+                "params": {"type": "object", "description": "accepted and ignored"},
+            },
+        },
+        "MLflowResponse": {
+            "type": "object",
+            "properties": {"predictions": {"type": "array", "items": simple}},
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "details"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "details": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "row": {"type": "integer", "nullable": True},
+                                    "field": {"type": "string", "nullable": True},
+                                    "problem": {"type": "string"},
+                                },
+                            },
+                        },
+                        "details_omitted": {"type": "integer"},
+                    },
+                }
+            },
+        },
+        "V2Tensor": {
+            "type": "object",
+            "required": ["name", "shape", "datatype"],
+            "properties": {
+                "name": {"type": "string"},
+                "shape": {"type": "array", "items": {"type": "integer"}},
+                "datatype": {"type": "string", "enum": ["FP64", "BYTES", "INT64"]},
+                "parameters": {"type": "object"},
+                "data": {"type": "array", "items": {}},
+            },
+        },
+        "V2InferRequest": {
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "id": {"type": "string"},
+                "parameters": {"type": "object"},
+                "inputs": {"type": "array", "items": _ref("V2Tensor")},
+                "outputs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "parameters": {"type": "object"},
+                        },
+                    },
+                },
+            },
+        },
+        "V2InferResponse": {
+            "type": "object",
+            "properties": {
+                "model_name": {"type": "string"},
+                "model_version": {"type": "string"},
+                "id": {"type": "string"},
+                "outputs": {"type": "array", "items": _ref("V2Tensor")},
+            },
+        },
         "Object": {"type": "object"},
     }
 
-    def op(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = None,
-           public: bool = False, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def op(
+        summary: str,
+        responses: dict[str, Any],
+        body: dict[str, Any] | None = None,
+        public: bool = False,
+        params: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         operation: dict[str, Any] = {"summary": summary, "responses": responses}
         if body is not None:
-            operation["requestBody"] = {"required": True,
-                                        "content": {"application/json": {"schema": body}}}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": body}},
+            }
         if params:
             operation["parameters"] = params
         operation["security"] = [] if public else secured
         return operation
 
-    name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
-                  "description": f"the model name: {schema.name!r}"}
-    version_param = {"name": "version", "in": "path", "required": True,
-                     "schema": {"type": "string"}, "description": f"{schema.version!r}"}
+    name_param = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": f"the model name: {schema.name!r}",
+    }
+    version_param = {
+        "name": "version",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": f"{schema.version!r}",
+    }
     obj = _json(_ref("Object"), "OK")
     model_errors = (*read_errors, "404")
     infer_errors = (*body_errors, "404")
     paths: dict[str, Any] = {
-        "/v1/predict": {"post": op("Predict raw rows", _responses(
-            _json(_ref("PredictResponse"), "One prediction per row, in row order"), body_errors),
-            _ref("PredictRequest"))},
-        "/invocations": {"post": op("MLflow scoring-server compatible prediction", _responses(
-            _json(_ref("MLflowResponse"), "Labels (classification) or values"), body_errors),
-            _ref("MLflowRequest"))},
-        "/metadata": {"get": op("Schema, outputs, classes, versions, hashes, parity result",
-                                _responses(obj, read_errors))},
+        "/v1/predict": {
+            "post": op(
+                "Predict raw rows",
+                _responses(
+                    _json(_ref("PredictResponse"), "One prediction per row, in row order"),
+                    body_errors,
+                ),
+                _ref("PredictRequest"),
+            )
+        },
+        "/invocations": {
+            "post": op(
+                "MLflow scoring-server compatible prediction",
+                _responses(
+                    _json(_ref("MLflowResponse"), "Labels (classification) or values"), body_errors
+                ),
+                _ref("MLflowRequest"),
+            )
+        },
+        "/metadata": {
+            "get": op(
+                "Schema, outputs, classes, versions, hashes, parity result",
+                _responses(obj, read_errors),
+            )
+        },
         "/openapi.json": {"get": op("This document", _responses(obj, read_errors))},
         "/healthz": {"get": op("Liveness", _responses(obj, ()), public=True)},
         "/readyz": {"get": op("Readiness (model loaded)", _responses(obj, ()), public=True)},
-        "/metrics": {"get": op("Prometheus metrics", {"200": {
-            "description": "Prometheus text format",
-            "content": {"text/plain": {"schema": {"type": "string"}}}}}, public=True)},
+        "/metrics": {
+            "get": op(
+                "Prometheus metrics",
+                {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+                public=True,
+            )
+        },
         "/v2": {"get": op("OIP server metadata", _responses(obj, read_errors))},
         "/v2/health/live": {"get": op("OIP liveness", _responses(obj, ()), public=True)},
         "/v2/health/ready": {"get": op("OIP readiness", _responses(obj, ()), public=True)},
@@ -168,24 +286,32 @@ def build_openapi(schema: ModelSchema, settings: ServingSettings) -> dict[str, A
         ("/v2/models/{name}", [name_param]),
         ("/v2/models/{name}/versions/{version}", [name_param, version_param]),
     ):
-        paths[prefix] = {"get": op("OIP model metadata", _responses(obj, model_errors),
-                                   params=params)}
-        paths[f"{prefix}/ready"] = {"get": op("OIP model readiness",
-                                              _responses(obj, model_errors), params=params)}
-        paths[f"{prefix}/infer"] = {"post": op(
-            "OIP inference (JSON, or Triton binary tensor extension)",
-            _responses(_json(_ref("V2InferResponse"), "Output tensors"), infer_errors),
-            _ref("V2InferRequest"), params=params)}
+        paths[prefix] = {
+            "get": op("OIP model metadata", _responses(obj, model_errors), params=params)
+        }
+        paths[f"{prefix}/ready"] = {
+            "get": op("OIP model readiness", _responses(obj, model_errors), params=params)
+        }
+        paths[f"{prefix}/infer"] = {
+            "post": op(
+                "OIP inference (JSON, or Triton binary tensor extension)",
+                _responses(_json(_ref("V2InferResponse"), "Output tensors"), infer_errors),
+                _ref("V2InferRequest"),
+                params=params,
+            )
+        }
 
     document: dict[str, Any] = {
         "openapi": "3.0.3",
-        "info": {"title": f"pipeport: {schema.name}", "version": schema.version,
-                 "description": f"Serves the {schema.task} model {schema.name!r} "
-                                f"version {schema.version!r} from its ONNX file."},
+        "info": {
+            "title": f"pipeport: {schema.name}",
+            "version": schema.version,
+            "description": f"Serves the {schema.task} model {schema.name!r} "
+            f"version {schema.version!r} from its ONNX file.",
+        },
         "paths": paths,
         "components": {"schemas": schemas},
     }
     if auth:
-        document["components"]["securitySchemes"] = {"bearer": {"type": "http",
-                                                                 "scheme": "bearer"}}
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     return document

@@ -41,30 +41,38 @@ def register(app: Flask, state: ServingState) -> None:
 
     schema = state.model.schema
     model_name, model_version = schema.name, schema.version
-    datatypes = {spec.name: "FP64" if spec.kind == "numeric" else "BYTES"
-                 for spec in schema.inputs}
+    datatypes = {spec.name: "FP64" if spec.kind == "numeric" else "BYTES" for spec in schema.inputs}
     output_types = _output_types(state)
-    server_doc = _dumps({"name": "pipeport", "version": __version__,
-                         "extensions": ["binary_tensor_data"]})
-    model_doc = _dumps({
-        "name": model_name,
-        "versions": [model_version],
-        "platform": "onnxruntime_onnx",
-        "inputs": [{"name": name, "datatype": dt, "shape": [-1, 1]}
-                   for name, dt in datatypes.items()],
-        "outputs": [{"name": name, "datatype": dt, "shape": shape}
-                    for name, (dt, shape) in output_types.items()],
-    })
+    server_doc = _dumps(
+        {"name": "pipeport", "version": __version__, "extensions": ["binary_tensor_data"]}
+    )
+    model_doc = _dumps(
+        {
+            "name": model_name,
+            "versions": [model_version],
+            "platform": "onnxruntime_onnx",
+            "inputs": [
+                {"name": name, "datatype": dt, "shape": [-1, 1]} for name, dt in datatypes.items()
+            ],
+            "outputs": [
+                {"name": name, "datatype": dt, "shape": shape}
+                for name, (dt, shape) in output_types.items()
+            ],
+        }
+    )
     ready_doc = _dumps({"name": model_name, "ready": True})
 
     def check_model(name: str, version: str | None) -> None:
         if name != model_name:
-            raise ApiError(404, "model_not_found",
-                           f"unknown model {name!r}; this server serves {model_name!r}")
+            raise ApiError(
+                404, "model_not_found", f"unknown model {name!r}; this server serves {model_name!r}"
+            )
         if version is not None and version != model_version:
-            raise ApiError(404, "model_version_not_found",
-                           f"model {name!r} has no version {version!r}; "
-                           f"it serves version {model_version!r}")
+            raise ApiError(
+                404,
+                "model_version_not_found",
+                f"model {name!r} has no version {version!r}; it serves version {model_version!r}",
+            )
 
     def json_response(body: str | bytes) -> Response:
         return Response(body, mimetype="application/json")
@@ -90,8 +98,7 @@ def register(app: Flask, state: ServingState) -> None:
         check_model(name, version)
         body, binary = _split_body()
         reject_unknown_keys(body, ("id", "parameters", "inputs", "outputs"), "inference request")
-        columns, n = _read_inputs(body.get("inputs"), binary, datatypes,
-                                  state.settings.max_rows)
+        columns, n = _read_inputs(body.get("inputs"), binary, datatypes, state.settings.max_rows)
         try:
             feeds = columns_to_feeds(columns, schema)
         except RowErrors as exc:
@@ -150,12 +157,18 @@ def _split_body() -> tuple[dict[str, Any], bytes]:
     """The JSON header (as a dict) and the binary tail of the request body."""
     encoding = request.headers.get("Content-Encoding", "identity").lower()
     if encoding != "identity":
-        raise ApiError(415, "unsupported_media_type",
-                       f"Content-Encoding {encoding!r} is not supported; send it uncompressed")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Encoding {encoding!r} is not supported; send it uncompressed",
+        )
     if request.mimetype not in ("", "application/json", "application/octet-stream"):
-        raise ApiError(415, "unsupported_media_type",
-                       "Content-Type must be application/json (or application/octet-stream "
-                       f"with {HEADER_LENGTH}), got {request.content_type}")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Content-Type must be application/json (or application/octet-stream "
+            f"with {HEADER_LENGTH}), got {request.content_type}",
+        )
     data = request.get_data(cache=False)
     raw_length = request.headers.get(HEADER_LENGTH)
     if raw_length is None:
@@ -165,9 +178,12 @@ def _split_body() -> tuple[dict[str, Any], bytes]:
     except ValueError:
         length = -1
     if not 0 < length <= len(data):
-        raise ApiError(400, "invalid_body",
-                       f"{HEADER_LENGTH} must be an integer between 1 and the body size "
-                       f"({len(data)}), got {raw_length!r}")
+        raise ApiError(
+            400,
+            "invalid_body",
+            f"{HEADER_LENGTH} must be an integer between 1 and the body size "
+            f"({len(data)}), got {raw_length!r}",
+        )
     return require_object(decode_json(data[:length]), "inference request"), data[length:]
 
 
@@ -178,8 +194,12 @@ def _read_inputs(
     from serving.app import check_batch_size
 
     if not isinstance(inputs, list) or not inputs:
-        raise ApiError(400, "invalid_body", '"inputs" must be a non-empty array of tensors',
-                       [RowError(None, "inputs", "expected a non-empty array")])
+        raise ApiError(
+            400,
+            "invalid_body",
+            '"inputs" must be a non-empty array of tensors',
+            [RowError(None, "inputs", "expected a non-empty array")],
+        )
     errors: list[RowError] = []
     columns: dict[str, Any] = {}
     sizes: dict[str, int] = {}
@@ -191,20 +211,25 @@ def _read_inputs(
         name = tensor["name"]
         expected = datatypes.get(name)
         if expected is None:
-            errors.append(RowError(None, name, "unknown input; expected one of: "
-                                   + ", ".join(map(repr, datatypes))))
+            errors.append(
+                RowError(
+                    None, name, "unknown input; expected one of: " + ", ".join(map(repr, datatypes))
+                )
+            )
             continue
         if name in columns:
             errors.append(RowError(None, name, "input given twice"))
             continue
         if tensor.get("datatype") != expected:
-            errors.append(RowError(None, name, f"datatype must be {expected}, got "
-                                   f"{tensor.get('datatype')!r}"))
+            errors.append(
+                RowError(None, name, f"datatype must be {expected}, got {tensor.get('datatype')!r}")
+            )
             continue
         n = _rows_from_shape(tensor.get("shape"))
         if n is None:
-            errors.append(RowError(None, name, f"shape must be [N, 1] or [N], got "
-                                   f"{tensor.get('shape')!r}"))
+            errors.append(
+                RowError(None, name, f"shape must be [N, 1] or [N], got {tensor.get('shape')!r}")
+            )
             continue
         check_batch_size(n, max_rows)
         sizes[name] = n
@@ -213,7 +238,7 @@ def _read_inputs(
             if not isinstance(size, int) or size < 0 or offset + size > len(binary):
                 errors.append(RowError(None, name, "binary_data_size does not fit the body"))
                 continue
-            chunk = binary[offset:offset + size]
+            chunk = binary[offset : offset + size]
             offset += size
             values = _decode_binary(name, expected, chunk, n, errors)
         elif "data" in tensor:
@@ -224,17 +249,32 @@ def _read_inputs(
         if values is not None:
             columns[name] = values
     if offset != len(binary) and not errors:
-        errors.append(RowError(None, None, f"{len(binary) - offset} bytes of binary data "
-                                           "are not claimed by any input"))
+        errors.append(
+            RowError(
+                None,
+                None,
+                f"{len(binary) - offset} bytes of binary data are not claimed by any input",
+            )
+        )
     if len(set(sizes.values())) > 1:
-        errors.append(RowError(None, None, "inputs have different numbers of rows: "
-                               + ", ".join(f"{k!r}: {v}" for k, v in sizes.items())))
+        errors.append(
+            RowError(
+                None,
+                None,
+                "inputs have different numbers of rows: "
+                + ", ".join(f"{k!r}: {v}" for k, v in sizes.items()),
+            )
+        )
     for name in datatypes:
         if name not in sizes and not any(e.field == name for e in errors):
             errors.append(RowError(None, name, "missing input (every raw column is required)"))
     if errors:
-        raise ApiError(400, "invalid_tensors", f"{len(errors)} problem(s) in the input "
-                       "tensors; see details", errors)
+        raise ApiError(
+            400,
+            "invalid_tensors",
+            f"{len(errors)} problem(s) in the input tensors; see details",
+            errors,
+        )
     return columns, next(iter(sizes.values()))
 
 
@@ -246,13 +286,14 @@ def _rows_from_shape(shape: Any) -> int | None:
     return None
 
 
-def _decode_binary(
-    name: str, datatype: str, chunk: bytes, n: int, errors: list[RowError]
-) -> Any:
+def _decode_binary(name: str, datatype: str, chunk: bytes, n: int, errors: list[RowError]) -> Any:
     if datatype == "FP64":
         if len(chunk) != 8 * n:
-            errors.append(RowError(None, name, f"FP64 data for {n} rows must be {8 * n} bytes, "
-                                   f"got {len(chunk)}"))
+            errors.append(
+                RowError(
+                    None, name, f"FP64 data for {n} rows must be {8 * n} bytes, got {len(chunk)}"
+                )
+            )
             return None
         return np.frombuffer(chunk, dtype="<f8").astype(np.float64)
     values: list[str] = []
@@ -265,7 +306,7 @@ def _decode_binary(
         if pos + length > len(chunk):
             pos = len(chunk) + 1
             break
-        raw = chunk[pos:pos + length]
+        raw = chunk[pos : pos + length]
         pos += length
         try:
             values.append(raw.decode("utf-8"))
@@ -287,8 +328,9 @@ def _decode_json_data(
     # Row-major nested form [[v], [v], …] is allowed as well as the flat one.
     flat = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in data]
     if len(flat) != n:
-        errors.append(RowError(None, name, f"shape says {n} rows but data has {len(flat)} "
-                                           "elements"))
+        errors.append(
+            RowError(None, name, f"shape says {n} rows but data has {len(flat)} elements")
+        )
         return None
     before = len(errors)
     values: list[Any] = [None] * n
@@ -300,19 +342,23 @@ def _decode_json_data(
                     values[i] = float(value)
                 except OverflowError:
                     errors.append(RowError(i, name, "number is out of range for FP64"))
-            elif value is None or value == "NaN" or (
-                isinstance(value, NonFiniteToken) and value.token == "NaN"
+            elif (
+                value is None
+                or value == "NaN"
+                or (isinstance(value, NonFiniteToken) and value.token == "NaN")
             ):
                 values[i] = _NAN
             else:
                 shown = value.token if isinstance(value, NonFiniteToken) else json_type(value)
-                errors.append(RowError(i, name, f"expected a number, null or \"NaN\" (missing), "
-                                       f"got {shown}"))
+                errors.append(
+                    RowError(i, name, f'expected a number, null or "NaN" (missing), got {shown}')
+                )
         elif type(value) is str or value is None:
             values[i] = value
         else:
-            errors.append(RowError(i, name, f"expected a string (\"\" for missing), got "
-                                   f"{json_type(value)}"))
+            errors.append(
+                RowError(i, name, f'expected a string ("" for missing), got {json_type(value)}')
+            )
     return values if len(errors) == before else None
 
 
@@ -332,8 +378,13 @@ def _requested_outputs(
     for item in requested:
         name = item.get("name") if isinstance(item, dict) else None
         if name not in output_types:
-            errors.append(RowError(None, str(name), "unknown output; available: "
-                                   + ", ".join(map(repr, output_types))))
+            errors.append(
+                RowError(
+                    None,
+                    str(name),
+                    "unknown output; available: " + ", ".join(map(repr, output_types)),
+                )
+            )
             continue
         item_params = item.get("parameters") or {}
         as_binary = item_params.get("binary_data", binary_all) is True

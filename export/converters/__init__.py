@@ -7,10 +7,10 @@ process only.
 
 from __future__ import annotations
 
+from skl2onnx import update_registered_converter
 from sklearn import ensemble, tree
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from skl2onnx import update_registered_converter
 
 from export.converters import tree_ensembles as te
 from export.converters.missing_category import convert_missing_category, shape_missing_category
@@ -57,9 +57,14 @@ def register_converters() -> None:
     }
     for cls, convert in classifiers.items():
         update_registered_converter(
-            cls, f"Pipeport{cls.__name__}", te.shape_tree_classifier, convert,
+            cls,
+            f"Pipeport{cls.__name__}",
+            te.shape_tree_classifier,
+            convert,
             options=_CLASSIFIER_OPTIONS,
         )
     for cls, convert in regressors.items():
-        update_registered_converter(cls, f"Pipeport{cls.__name__}", te.shape_tree_regressor, convert)
+        update_registered_converter(
+            cls, f"Pipeport{cls.__name__}", te.shape_tree_regressor, convert
+        )
     _registered = True

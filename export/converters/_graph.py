@@ -24,7 +24,10 @@ def const(scope: Any, container: Any, value: np.ndarray, hint: str) -> str:
     array = np.asarray(value)
     if array.dtype == object or array.dtype.kind == "U":
         container.add_initializer(
-            name, TensorProto.STRING, list(array.shape), [str(v).encode("utf-8") for v in array.ravel()]
+            name,
+            TensorProto.STRING,
+            list(array.shape),
+            [str(v).encode("utf-8") for v in array.ravel()],
         )
     else:
         container.add_initializer(

@@ -29,9 +29,16 @@ def convert_missing_category(scope: Any, operator: Any, container: Any) -> None:
             )
     names = [v.full_name for v in operator.inputs]
     if len(names) == 1:
-        node(scope, container, "Identity", names, "missing_category", [operator.outputs[0].full_name])
+        node(
+            scope, container, "Identity", names, "missing_category", [operator.outputs[0].full_name]
+        )
     else:
         node(
-            scope, container, "Concat", names, "missing_category",
-            [operator.outputs[0].full_name], axis=1,
+            scope,
+            container,
+            "Concat",
+            names,
+            "missing_category",
+            [operator.outputs[0].full_name],
+            axis=1,
         )

@@ -60,7 +60,9 @@ def _columns(scope: Any, operator: Any, container: Any, n_columns: int) -> list[
             continue
         for j in range(width):
             index = const(scope, container, np.array([j], dtype=np.int64), "ohe_col")
-            names.append(node(scope, container, "Gather", [variable.full_name, index], "ohe_slice", axis=1))
+            names.append(
+                node(scope, container, "Gather", [variable.full_name, index], "ohe_slice", axis=1)
+            )
     if len(names) != n_columns:
         raise ValueError(f"OneHotEncoder expects {n_columns} columns, got {len(names)}")
     return names
@@ -74,10 +76,19 @@ def convert_one_hot_encoder(scope: Any, operator: Any, container: Any) -> None:
     for column, categories in zip(columns, encoder.categories_, strict=True):
         keys = [str(c) for c in categories]
         codes = node(
-            scope, container, "LabelEncoder", [column], "ohe_codes", domain=ML_DOMAIN,
-            keys_strings=keys, values_int64s=list(range(len(keys))), default_int64=-1,
+            scope,
+            container,
+            "LabelEncoder",
+            [column],
+            "ohe_codes",
+            domain=ML_DOMAIN,
+            keys_strings=keys,
+            values_int64s=list(range(len(keys))),
+            default_int64=-1,
         )
-        positions = const(scope, container, np.arange(len(keys), dtype=np.int64).reshape(1, -1), "ohe_pos")
+        positions = const(
+            scope, container, np.arange(len(keys), dtype=np.int64).reshape(1, -1), "ohe_pos"
+        )
         hits = node(scope, container, "Equal", [codes, positions], "ohe_eq")  # [N,1] vs [1,K]
         blocks.append(node(scope, container, "Cast", [hits], "ohe_block", to=TensorProto.DOUBLE))
     out = operator.outputs[0].full_name

@@ -49,19 +49,27 @@ def convert_simple_imputer(scope: Any, operator: Any, container: Any) -> None:
             "keep_empty_features=False drops it); refit with keep_empty_features=True"
         )
     if imputer.add_indicator:
-        raise ValueError("SimpleImputer(add_indicator=True) is not supported by pipeport's exporter")
+        raise ValueError(
+            "SimpleImputer(add_indicator=True) is not supported by pipeport's exporter"
+        )
     X = _concat_inputs(scope, operator, container)
     missing_value = imputer.missing_values
     if isinstance(missing_value, float) and np.isnan(missing_value):
         mask = node(scope, container, "IsNaN", [X], "imputer_isnan")
     else:
         mask = node(
-            scope, container, "Equal",
+            scope,
+            container,
+            "Equal",
             [X, const(scope, container, np.array([float(missing_value)]), "imputer_mv")],
             "imputer_eq",
         )
     stats_name = const(scope, container, stats.reshape(1, -1), "imputer_stats")
     node(
-        scope, container, "Where", [mask, stats_name, X], "imputer",
+        scope,
+        container,
+        "Where",
+        [mask, stats_name, X],
+        "imputer",
         [operator.outputs[0].full_name],
     )

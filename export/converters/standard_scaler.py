@@ -25,13 +25,19 @@ def convert_standard_scaler(scope: Any, operator: Any, container: Any) -> None:
     for variable in operator.inputs:
         if not isinstance(variable.type, DoubleTensorType):
             raise TypeError(f"StandardScaler input '{variable.raw_name}' must be float64")
-    X = names[0] if len(names) == 1 else node(scope, container, "Concat", names, "scaler_in", axis=1)
+    X = (
+        names[0]
+        if len(names) == 1
+        else node(scope, container, "Concat", names, "scaler_in", axis=1)
+    )
     out = operator.outputs[0].full_name
     if scaler.with_mean:
         mean = const(scope, container, np.asarray(scaler.mean_, np.float64).reshape(1, -1), "mean")
         X = node(scope, container, "Sub", [X, mean], "scaler_sub")
     if scaler.with_std:
-        scale = const(scope, container, np.asarray(scaler.scale_, np.float64).reshape(1, -1), "scale")
+        scale = const(
+            scope, container, np.asarray(scaler.scale_, np.float64).reshape(1, -1), "scale"
+        )
         node(scope, container, "Div", [X, scale], "scaler_div", [out])
     else:
         node(scope, container, "Identity", [X], "scaler_id", [out])

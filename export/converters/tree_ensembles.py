@@ -21,7 +21,7 @@ is a few lines at the bottom.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,9 +57,11 @@ class _FlatTrees:
         feature: np.ndarray,
         threshold: np.ndarray,
         missing_left: np.ndarray,
-        leaf_target: Callable[[int], int],
-        leaf_weight: Callable[[int], float],
+        target: int,
+        node_values: np.ndarray | None,
     ) -> None:
+        """Append one tree. Its leaves add to output `target`; a leaf's weight is
+        node_values[node] or, when node_values is None, the leaf's global index (see above)."""
         tree_id = len(self.roots)
         n = len(left)
         internal = [i for i in range(n) if not is_leaf[i]]
@@ -83,8 +85,9 @@ class _FlatTrees:
                 f, float(threshold[node_id]), children[0], children[1], int(missing_left[node_id])
             )
         for node_id in leaves:
-            self.leaf_targets.append(int(leaf_target(node_id)))
-            self.leaf_weights.append(float(leaf_weight(node_id)))
+            weight = len(self.leaf_weights) if node_values is None else node_values[node_id]
+            self.leaf_targets.append(target)
+            self.leaf_weights.append(float(weight))
             self.leaf_nodes.append((tree_id, node_id))
 
     def _append_node(
@@ -98,12 +101,15 @@ class _FlatTrees:
         self.false_leafs.append(false[1])
         self.missing_true.append(miss)
 
-    def add_node(
-        self, scope: Any, container: Any, X: str, n_targets: int, hint: str
-    ) -> str:
-        """Emit the TreeEnsemble node (SUM over trees, no post transform); returns [N, n_targets]."""
+    def add_node(self, scope: Any, container: Any, X: str, n_targets: int, hint: str) -> str:
+        """Emit the TreeEnsemble node (SUM over trees, no post transform): [N, n_targets]."""
         return node(
-            scope, container, "TreeEnsemble", [X], hint, domain=ML_DOMAIN,
+            scope,
+            container,
+            "TreeEnsemble",
+            [X],
+            hint,
+            domain=ML_DOMAIN,
             aggregate_function=1,  # SUM
             post_transform=0,  # NONE
             n_targets=n_targets,
@@ -111,7 +117,8 @@ class _FlatTrees:
             nodes_featureids=self.featureids,
             nodes_splits=numpy_helper.from_array(np.asarray(self.splits, np.float64), "splits"),
             nodes_modes=numpy_helper.from_array(
-                np.zeros(len(self.featureids), np.uint8), "modes"  # BRANCH_LEQ, as scikit-learn
+                np.zeros(len(self.featureids), np.uint8),
+                "modes",  # BRANCH_LEQ, as scikit-learn
             ),
             nodes_truenodeids=self.true_ids,
             nodes_trueleafs=self.true_leafs,
@@ -191,8 +198,12 @@ def _label_from_probabilities(scope: Any, operator: Any, container: Any, proba: 
     if np.issubdtype(classes.dtype, np.integer):
         table = const(scope, container, classes.astype(np.int64), "classes")
     else:
-        table = const(scope, container, np.array([str(c) for c in classes], dtype=object), "classes")
-    node(scope, container, "Gather", [table, index], "label", [operator.outputs[0].full_name], axis=0)
+        table = const(
+            scope, container, np.array([str(c) for c in classes], dtype=object), "classes"
+        )
+    node(
+        scope, container, "Gather", [table, index], "label", [operator.outputs[0].full_name], axis=0
+    )
 
 
 def _binary_or_softmax(
@@ -201,9 +212,17 @@ def _binary_or_softmax(
     """scikit-learn's inverse link: expit for two classes (p0 = 1 - p1), softmax otherwise."""
     if n_classes == 2:
         if scale != 1.0:
-            raw = node(scope, container, "Mul", [raw, const(scope, container, np.array([scale]), "s")], "scaled")
+            raw = node(
+                scope,
+                container,
+                "Mul",
+                [raw, const(scope, container, np.array([scale]), "s")],
+                "scaled",
+            )
         p1 = node(scope, container, "Sigmoid", [raw], "p1")
-        p0 = node(scope, container, "Sub", [const(scope, container, np.array([1.0]), "one"), p1], "p0")
+        p0 = node(
+            scope, container, "Sub", [const(scope, container, np.array([1.0]), "one"), p1], "p0"
+        )
         node(scope, container, "Concat", [p0, p1], "proba", [out], axis=1)
     else:
         node(scope, container, "Softmax", [raw], "proba", [out], axis=1)
@@ -230,8 +249,8 @@ def convert_tree_classifier(scope: Any, operator: Any, container: Any) -> None:
         start = len(flat.leaf_weights)
         flat.add_tree(
             **arrays,
-            leaf_target=lambda _node, t=t: t,
-            leaf_weight=lambda _node, counter=iter(range(start, 10**12)): next(counter),
+            target=t,
+            node_values=None,
         )
         leaf_ids = [node_id for (_t, node_id) in flat.leaf_nodes[start:]]
         tables.append(tree.tree_.value[leaf_ids, 0, :n_classes])
@@ -262,8 +281,8 @@ def convert_tree_regressor(scope: Any, operator: Any, container: Any) -> None:
         value = tree.tree_.value
         flat.add_tree(
             **_sklearn_tree(tree),
-            leaf_target=lambda _node: 0,
-            leaf_weight=lambda node_id, value=value: value[node_id, 0, 0],
+            target=0,
+            node_values=value[:, 0, 0],
         )
     X = _input(scope, operator, container, float32_cast=True)
     total = flat.add_node(scope, container, X, n_targets=1, hint="tree_sum")
@@ -290,8 +309,8 @@ def _gb_raw(scope: Any, operator: Any, container: Any) -> tuple[str, int]:
             value = tree.tree_.value
             flat.add_tree(
                 **_sklearn_tree(tree),
-                leaf_target=lambda _node, k=k: k,
-                leaf_weight=lambda node_id, value=value: lr * value[node_id, 0, 0],
+                target=k,
+                node_values=lr * value[:, 0, 0],  # as scikit-learn: scale * value
             )
     X = _input(scope, operator, container, float32_cast=True)
     total = flat.add_node(scope, container, X, n_targets=n_targets, hint="gb_sum")
@@ -334,13 +353,15 @@ def _hgb_raw(scope: Any, operator: Any, container: Any) -> str:
             values = predictor.nodes["value"]
             flat.add_tree(
                 **_hgb_predictor(predictor),
-                leaf_target=lambda _node, k=k: k,
-                leaf_weight=lambda node_id, values=values: values[node_id],
+                target=k,
+                node_values=values,
             )
     X = _input(scope, operator, container, float32_cast=False)
     total = flat.add_node(scope, container, X, n_targets=n_targets, hint="hgb_sum")
     baseline = np.asarray(model._baseline_prediction, np.float64).reshape(1, n_targets)
-    return node(scope, container, "Add", [total, const(scope, container, baseline, "hgb_base")], "hgb_raw")
+    return node(
+        scope, container, "Add", [total, const(scope, container, baseline, "hgb_base")], "hgb_raw"
+    )
 
 
 def convert_hgb_classifier(scope: Any, operator: Any, container: Any) -> None:

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import export_testkit as kit  # noqa: E402
 
-GATE_ROWS = 2_000
+GATE_ROWS = kit.GATE_ROWS
 
 
 @pytest.fixture(scope="session", autouse=True)

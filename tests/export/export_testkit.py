@@ -58,6 +58,9 @@ SYN_KIND = {
 }
 SYN_CLASSES = list(range(10))  # integer class labels, 10 of them
 
+#: generated rows per export in this suite (the default gate uses 10,000; see test_export_parity)
+GATE_ROWS = 2_000
+
 
 def synthetic_frame(n: int = 1500, seed: int = 7) -> pd.DataFrame:
     """Raw data with awkward column names, integer/boolean columns, missing values everywhere,

@@ -13,7 +13,7 @@ import export_testkit as kit
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import GATE_ROWS
+from export_testkit import GATE_ROWS
 
 from export.onnx_export import read_metadata, to_onnx
 

@@ -67,8 +67,9 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 
 
 def _key(row: pd.Series) -> tuple:
-    return tuple("<NA>" if pd.isna(v) else float(v) if isinstance(v, (int, float)) else v
-                 for v in row)
+    return tuple(
+        "<NA>" if pd.isna(v) else float(v) if isinstance(v, (int, float)) else v for v in row
+    )
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED))

@@ -169,9 +169,7 @@ def test_bad_task_lists_the_valid_tasks(config_error):
 @pytest.mark.parametrize("fraction", [0, 1, 0.0, 1.0, -0.1, 1.5, "0.2", True])
 def test_test_fraction_outside_zero_one_is_rejected(config_error, fraction):
     message = config_error(_set("split", "test_fraction", fraction))
-    assert message == (
-        f"[split] test_fraction must be a number between 0 and 1, got {fraction!r}"
-    )
+    assert message == (f"[split] test_fraction must be a number between 0 and 1, got {fraction!r}")
 
 
 @pytest.mark.parametrize(("seed"), [-1, 1.5, "42", True])

@@ -166,7 +166,10 @@ def test_generated_data_covers_int_bool_and_missing_columns(trained, config_help
     assert kinds == config_helpers.FRAME_KINDS
     # both kinds of categorical column are exercised: with and without missing values in training
     assert trained.had_missing == {
-        "island name": True, "année": False, "is.adult": False, "zone": True
+        "island name": True,
+        "année": False,
+        "is.adult": False,
+        "zone": True,
     }
 
 

@@ -73,9 +73,7 @@ def test_missing_category_step_keeps_feature_names():
     assert list(step.get_feature_names_out()) == ["island name", "année"]
 
 
-def test_categorical_int_bool_and_widened_columns_get_string_categories(
-    write_project, tmp_path
-):
+def test_categorical_int_bool_and_widened_columns_get_string_categories(write_project, tmp_path):
     result = train(load_config(write_project()), tmp_path / "out", log=lambda m: None)
     schema = {f["name"]: f for f in result.manifest["features"]}
     assert schema["année"]["categories"] == ["2007", "2008", "2009"]

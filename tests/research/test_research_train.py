@@ -58,9 +58,7 @@ def test_training_twice_gives_identical_predictions_metrics_and_artifacts(
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
-def test_different_seeds_give_a_different_split_and_model(
-    write_project, config_helpers, tmp_path
-):
+def test_different_seeds_give_a_different_split_and_model(write_project, config_helpers, tmp_path):
     outputs = []
     for seed in (0, 1):
         doc = config_helpers.base_config(
@@ -134,9 +132,7 @@ def test_forced_stratify_with_a_one_row_class_is_a_data_error(
         _train(write_project(config=doc, frame=frame), tmp_path / "out")
 
 
-def test_missing_targets_are_dropped_counted_and_logged(
-    write_project, make_frame, tmp_path
-):
+def test_missing_targets_are_dropped_counted_and_logged(write_project, make_frame, tmp_path):
     frame = make_frame()
     target = frame["target"].astype(object)
     target[[1, 2, 3, 4, 5]] = None

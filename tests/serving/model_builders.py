@@ -25,12 +25,25 @@ CATEGORICAL = "island"
 
 def _inputs_metadata() -> list[dict[str, Any]]:
     return [
-        {"name": NUMERIC, "onnx_name": NUMERIC_ONNX, "kind": "numeric",
-         "onnx_type": "tensor(double)", "missing_allowed": True, "missing_value": "NaN",
-         "min": 32.1, "max": 59.6},
-        {"name": CATEGORICAL, "onnx_name": CATEGORICAL, "kind": "categorical",
-         "onnx_type": "tensor(string)", "missing_allowed": True, "missing_value": "",
-         "categories": ISLANDS},
+        {
+            "name": NUMERIC,
+            "onnx_name": NUMERIC_ONNX,
+            "kind": "numeric",
+            "onnx_type": "tensor(double)",
+            "missing_allowed": True,
+            "missing_value": "NaN",
+            "min": 32.1,
+            "max": 59.6,
+        },
+        {
+            "name": CATEGORICAL,
+            "onnx_name": CATEGORICAL,
+            "kind": "categorical",
+            "onnx_type": "tensor(string)",
+            "missing_allowed": True,
+            "missing_value": "",
+            "categories": ISLANDS,
+        },
     ]
 
 
@@ -42,8 +55,15 @@ def _common_nodes() -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
     nodes = [
         helper.make_node("IsNaN", [NUMERIC_ONNX], ["x_nan"]),
         helper.make_node("Where", ["x_nan", "zero", NUMERIC_ONNX], ["x"]),
-        helper.make_node("LabelEncoder", [CATEGORICAL], ["code_i"], domain="ai.onnx.ml",
-                         keys_strings=ISLANDS, values_int64s=[0, 1, 2], default_int64=3),
+        helper.make_node(
+            "LabelEncoder",
+            [CATEGORICAL],
+            ["code_i"],
+            domain="ai.onnx.ml",
+            keys_strings=ISLANDS,
+            values_int64s=[0, 1, 2],
+            default_int64=3,
+        ),
         helper.make_node("Cast", ["code_i"], ["code"], to=TensorProto.DOUBLE),
     ]
     return nodes, inits
@@ -74,8 +94,15 @@ def _metadata(name: str, task: str, **extra: Any) -> dict[str, Any]:
         "estimator": "TestEstimator",
         "training": {"data_sha256": "d" * 64, "config_sha256": "c" * 64, "target": "species"},
         "packages": {"scikit-learn": "1.9.1", "skl2onnx": "1.20.0", "onnx": "1.23.2"},
-        "parity": {"passed": True, "forced": False, "rows": 10, "label_mismatches": 0,
-                   "near_ties": 0, "max_abs_error": 0.0, "max_rel_error": 0.0},
+        "parity": {
+            "passed": True,
+            "forced": False,
+            "rows": 10,
+            "label_mismatches": 0,
+            "near_ties": 0,
+            "max_abs_error": 0.0,
+            "max_rel_error": 0.0,
+        },
         **extra,
     }
 
@@ -87,10 +114,13 @@ def build_classifier(path: Path, *, int_labels: bool = False, name: str | None =
     if int_labels:
         inits.append(numpy_helper.from_array(np.array(INT_CLASSES, dtype=np.int64), "classes"))
     else:
-        inits.append(helper.make_tensor("classes", TensorProto.STRING, [3],
-                                        [c.encode() for c in CLASSES]))
-    inits += [numpy_helper.from_array(np.array(v), n)
-              for v, n in ((1.0, "one"), (0.1, "a"), (-0.05, "b"), (0.5, "half"))]
+        inits.append(
+            helper.make_tensor("classes", TensorProto.STRING, [3], [c.encode() for c in CLASSES])
+        )
+    inits += [
+        numpy_helper.from_array(np.array(v), n)
+        for v, n in ((1.0, "one"), (0.1, "a"), (-0.05, "b"), (0.5, "half"))
+    ]
     nodes += [
         helper.make_node("Mul", ["x", "a"], ["l0"]),
         helper.make_node("Mul", ["code", "half"], ["l1"]),
@@ -104,18 +134,26 @@ def build_classifier(path: Path, *, int_labels: bool = False, name: str | None =
     ]
     label_type = TensorProto.INT64 if int_labels else TensorProto.STRING
     graph = helper.make_graph(
-        nodes, "classifier",
-        [helper.make_tensor_value_info(NUMERIC_ONNX, TensorProto.DOUBLE, [None, 1]),
-         helper.make_tensor_value_info(CATEGORICAL, TensorProto.STRING, [None, 1])],
-        [helper.make_tensor_value_info("label", label_type, [None]),
-         helper.make_tensor_value_info("probabilities", TensorProto.DOUBLE, [None, 3])],
+        nodes,
+        "classifier",
+        [
+            helper.make_tensor_value_info(NUMERIC_ONNX, TensorProto.DOUBLE, [None, 1]),
+            helper.make_tensor_value_info(CATEGORICAL, TensorProto.STRING, [None, 1]),
+        ],
+        [
+            helper.make_tensor_value_info("label", label_type, [None]),
+            helper.make_tensor_value_info("probabilities", TensorProto.DOUBLE, [None, 3]),
+        ],
         inits,
     )
     onnx_type = "tensor(int64)" if int_labels else "tensor(string)"
     metadata = _metadata(
-        name or ("penguins-int" if int_labels else "penguins-test"), "classification",
-        outputs={"label": {"onnx_name": "label", "onnx_type": onnx_type},
-                 "probabilities": {"onnx_name": "probabilities", "onnx_type": "tensor(double)"}},
+        name or ("penguins-int" if int_labels else "penguins-test"),
+        "classification",
+        outputs={
+            "label": {"onnx_name": "label", "onnx_type": onnx_type},
+            "probabilities": {"onnx_name": "probabilities", "onnx_type": "tensor(double)"},
+        },
         classes=classes,
     )
     return _finish(graph, metadata, path)
@@ -130,14 +168,18 @@ def build_regressor(path: Path) -> Path:
         helper.make_node("Add", ["x2", "code"], ["prediction"]),
     ]
     graph = helper.make_graph(
-        nodes, "regressor",
-        [helper.make_tensor_value_info(NUMERIC_ONNX, TensorProto.DOUBLE, [None, 1]),
-         helper.make_tensor_value_info(CATEGORICAL, TensorProto.STRING, [None, 1])],
+        nodes,
+        "regressor",
+        [
+            helper.make_tensor_value_info(NUMERIC_ONNX, TensorProto.DOUBLE, [None, 1]),
+            helper.make_tensor_value_info(CATEGORICAL, TensorProto.STRING, [None, 1]),
+        ],
         [helper.make_tensor_value_info("prediction", TensorProto.DOUBLE, [None, 1])],
         inits,
     )
     metadata = _metadata(
-        "penguins-mass", "regression",
+        "penguins-mass",
+        "regression",
         outputs={"prediction": {"onnx_name": "prediction", "onnx_type": "tensor(double)"}},
     )
     return _finish(graph, metadata, path)
@@ -146,7 +188,8 @@ def build_regressor(path: Path) -> Path:
 def build_without_metadata(path: Path) -> Path:
     """A valid ONNX graph that pipeport did not write (no `pipeport` metadata)."""
     graph = helper.make_graph(
-        [helper.make_node("Identity", ["x"], ["y"])], "plain",
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "plain",
         [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [None, 1])],
         [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [None, 1])],
     )
@@ -163,5 +206,7 @@ def expected_classifier(x: float | None, island: str | None, classes: list[Any])
     logits = np.array([0.1 * xv, 0.5 * code, 1 - 0.05 * xv + code])
     p = np.exp(logits - logits.max())
     p /= p.sum()
-    return {"label": classes[int(np.argmax(p))],
-            "probabilities": {str(c): float(v) for c, v in zip(classes, p, strict=True)}}
+    return {
+        "label": classes[int(np.argmax(p))],
+        "probabilities": {str(c): float(v) for c, v in zip(classes, p, strict=True)},
+    }

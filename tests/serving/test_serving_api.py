@@ -17,8 +17,11 @@ def test_predict_returns_model_info_and_one_prediction_per_row_in_order(client, 
     response = client.post("/v1/predict", json={"rows": rows})
     assert response.status_code == 200
     body = response.get_json()
-    assert body["model"] == {"name": "penguins-test", "version": "3",
-                             "sha256": hashlib.sha256(classifier_path.read_bytes()).hexdigest()}
+    assert body["model"] == {
+        "name": "penguins-test",
+        "version": "3",
+        "sha256": hashlib.sha256(classifier_path.read_bytes()).hexdigest(),
+    }
     assert len(body["predictions"]) == 3
     for row, prediction in zip(rows, body["predictions"], strict=True):
         expected = expected_classifier(row[NUMERIC], row[CATEGORICAL], CLASSES)
@@ -28,8 +31,7 @@ def test_predict_returns_model_info_and_one_prediction_per_row_in_order(client, 
             assert prediction["probabilities"][key] == pytest.approx(p, abs=1e-12)
 
 
-def test_integer_class_labels_stay_integers_and_keys_are_strings(make_client,
-                                                                int_classifier_path):
+def test_integer_class_labels_stay_integers_and_keys_are_strings(make_client, int_classifier_path):
     body = make_client(int_classifier_path).post("/v1/predict", json={"rows": [ROW]}).get_json()
     prediction = body["predictions"][0]
     assert prediction["label"] == 1
@@ -43,9 +45,16 @@ def test_regression_predicts_a_value(make_client, regressor_path):
 
 def test_invocations_accepts_mlflow_dataframe_records_and_split(client):
     records = client.post("/invocations", json={"dataframe_records": [ROW, ROW]})
-    split = client.post("/invocations", json={"dataframe_split": {
-        "columns": [NUMERIC, CATEGORICAL], "index": [0, 1],
-        "data": [[40.0, "Dream"], [40.0, "Dream"]]}})
+    split = client.post(
+        "/invocations",
+        json={
+            "dataframe_split": {
+                "columns": [NUMERIC, CATEGORICAL],
+                "index": [0, 1],
+                "data": [[40.0, "Dream"], [40.0, "Dream"]],
+            }
+        },
+    )
     assert records.status_code == split.status_code == 200
     assert records.get_json() == split.get_json() == {"predictions": ["Adelie", "Adelie"]}
 
@@ -54,8 +63,10 @@ def test_invocations_rejects_tensor_formats_and_ragged_split(client):
     response = client.post("/invocations", json={"instances": [[1, 2]]})
     assert response.status_code == 400
     assert "dataframe_records" in response.get_json()["error"]["message"]
-    response = client.post("/invocations", json={"dataframe_split": {
-        "columns": [NUMERIC, CATEGORICAL], "data": [[1.0]]}})
+    response = client.post(
+        "/invocations",
+        json={"dataframe_split": {"columns": [NUMERIC, CATEGORICAL], "data": [[1.0]]}},
+    )
     assert response.status_code == 422
     assert response.get_json()["error"]["details"][0]["row"] == 0
 
@@ -77,12 +88,16 @@ def test_openapi_document_is_a_valid_openapi_3_spec(client):
     row = document["components"]["schemas"]["Row"]
     assert row["required"] == [NUMERIC, CATEGORICAL]
     assert {"/v1/predict", "/invocations", "/v2/models/{name}/infer", "/metrics"} <= set(
-        document["paths"])
+        document["paths"]
+    )
 
 
 def test_openapi_with_auth_declares_bearer_security(make_client, classifier_path):
-    document = make_client(classifier_path, auth_token="s3cret").get(
-        "/openapi.json", headers={"Authorization": "Bearer s3cret"}).get_json()
+    document = (
+        make_client(classifier_path, auth_token="s3cret")
+        .get("/openapi.json", headers={"Authorization": "Bearer s3cret"})
+        .get_json()
+    )
     validate(document)
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
@@ -109,23 +124,38 @@ BAD_BODIES = [
     ("malformed JSON", b'{"rows": [', "application/json", 400, "malformed_json"),
     ("empty body", b"", "application/json", 400, "malformed_json"),
     ("wrong content type", b'{"rows": []}', "text/plain", 415, "unsupported_media_type"),
-    ("form content type", b"rows=1", "application/x-www-form-urlencoded", 415,
-     "unsupported_media_type"),
-    ("invalid UTF-8", b'{"rows": [{"island": "\xff\xfe"}]}', "application/json", 400,
-     "invalid_utf8"),
-    ("deeply nested", b"[" * 100_000 + b"]" * 100_000, "application/json", 400,
-     "malformed_json"),
+    (
+        "form content type",
+        b"rows=1",
+        "application/x-www-form-urlencoded",
+        415,
+        "unsupported_media_type",
+    ),
+    (
+        "invalid UTF-8",
+        b'{"rows": [{"island": "\xff\xfe"}]}',
+        "application/json",
+        400,
+        "invalid_utf8",
+    ),
+    ("deeply nested", b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "malformed_json"),
     ("not an object", b"[1, 2]", "application/json", 400, "invalid_body"),
     ("no rows key", b'{"data": []}', "application/json", 400, "invalid_body"),
     ("rows not a list", b'{"rows": {}}', "application/json", 400, "invalid_body"),
     ("empty batch", b'{"rows": []}', "application/json", 400, "empty_batch"),
-    ("huge integer literal", b'{"rows": [{"x": ' + b"9" * 5000 + b"}]}", "application/json",
-     400, "malformed_json"),
+    (
+        "huge integer literal",
+        b'{"rows": [{"x": ' + b"9" * 5000 + b"}]}",
+        "application/json",
+        400,
+        "malformed_json",
+    ),
 ]
 
 
-@pytest.mark.parametrize("case, data, content_type, status, code", BAD_BODIES,
-                         ids=[case[0] for case in BAD_BODIES])
+@pytest.mark.parametrize(
+    "case, data, content_type, status, code", BAD_BODIES, ids=[case[0] for case in BAD_BODIES]
+)
 def test_bad_bodies_get_a_4xx_json_error(client, case, data, content_type, status, code):
     # The body is under the client's 64 KiB limit except "deeply nested" (200 KB): allow 413.
     response = _post(client, data, content_type)
@@ -144,7 +174,8 @@ def test_deeply_nested_body_under_the_size_limit_is_rejected(make_client, classi
 def test_oversized_body_gets_413(client):
     rows = [ROW] * 2000  # ~80 KB, over the 64 KiB limit of this client
     assert _error(client.post("/v1/predict", json={"rows": rows}), 413)["code"] == (
-        "body_too_large")
+        "body_too_large"
+    )
 
 
 def test_too_many_rows_gets_413(client):
@@ -154,17 +185,20 @@ def test_too_many_rows_gets_413(client):
     assert "50" in error["message"]
 
 
-@pytest.mark.parametrize("raw, field, needle", [
-    (f'{{"{NUMERIC}": NaN, "{CATEGORICAL}": "Dream"}}', NUMERIC, "NaN"),
-    (f'{{"{NUMERIC}": Infinity, "{CATEGORICAL}": "Dream"}}', NUMERIC, "Infinity"),
-    (f'{{"{NUMERIC}": -Infinity, "{CATEGORICAL}": "Dream"}}', NUMERIC, "Infinity"),
-    (f'{{"{NUMERIC}": 1e999, "{CATEGORICAL}": "Dream"}}', NUMERIC, "finite"),
-    (f'{{"{NUMERIC}": "40", "{CATEGORICAL}": "Dream"}}', NUMERIC, "string"),
-    (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": 3}}', CATEGORICAL, "number"),
-    (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": true}}', CATEGORICAL, "boolean"),
-    (f'{{"{CATEGORICAL}": "Dream"}}', NUMERIC, "missing"),
-    (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": "Dream", "sex": "MALE"}}', "sex", "unknown"),
-])
+@pytest.mark.parametrize(
+    "raw, field, needle",
+    [
+        (f'{{"{NUMERIC}": NaN, "{CATEGORICAL}": "Dream"}}', NUMERIC, "NaN"),
+        (f'{{"{NUMERIC}": Infinity, "{CATEGORICAL}": "Dream"}}', NUMERIC, "Infinity"),
+        (f'{{"{NUMERIC}": -Infinity, "{CATEGORICAL}": "Dream"}}', NUMERIC, "Infinity"),
+        (f'{{"{NUMERIC}": 1e999, "{CATEGORICAL}": "Dream"}}', NUMERIC, "finite"),
+        (f'{{"{NUMERIC}": "40", "{CATEGORICAL}": "Dream"}}', NUMERIC, "string"),
+        (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": 3}}', CATEGORICAL, "number"),
+        (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": true}}', CATEGORICAL, "boolean"),
+        (f'{{"{CATEGORICAL}": "Dream"}}', NUMERIC, "missing"),
+        (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": "Dream", "sex": "MALE"}}', "sex", "unknown"),
+    ],
+)
 def test_row_problems_name_the_row_and_field(client, raw, field, needle):
     data = f'{{"rows": [{json.dumps(ROW)}, {raw}]}}'.encode()
     error = _error(_post(client, data), 422)
@@ -206,19 +240,26 @@ class TestAuth:
         return make_client(classifier_path, auth_token="s3cret")
 
     def test_protected_routes_need_the_token(self, secured):
-        for method, path in [("post", "/v1/predict"), ("get", "/metadata"),
-                             ("get", "/openapi.json"), ("get", "/v2/models/penguins-test"),
-                             ("post", "/invocations"), ("get", "/v2")]:
+        for method, path in [
+            ("post", "/v1/predict"),
+            ("get", "/metadata"),
+            ("get", "/openapi.json"),
+            ("get", "/v2/models/penguins-test"),
+            ("post", "/invocations"),
+            ("get", "/v2"),
+        ]:
             response = getattr(secured, method)(path, json={"rows": [ROW]})
             assert response.status_code == 401, path
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
     def test_wrong_token_is_refused_and_right_token_accepted(self, secured):
-        wrong = secured.post("/v1/predict", json={"rows": [ROW]},
-                             headers={"Authorization": "Bearer s3cre"})
+        wrong = secured.post(
+            "/v1/predict", json={"rows": [ROW]}, headers={"Authorization": "Bearer s3cre"}
+        )
         assert _error(wrong, 401)["code"] == "unauthorized"
-        right = secured.post("/v1/predict", json={"rows": [ROW]},
-                             headers={"Authorization": "Bearer s3cret"})
+        right = secured.post(
+            "/v1/predict", json={"rows": [ROW]}, headers={"Authorization": "Bearer s3cret"}
+        )
         assert right.status_code == 200
 
     def test_health_and_metrics_stay_open(self, secured):

@@ -9,7 +9,7 @@ import re
 import sys
 
 import pytest
-from conftest import run_cli
+from serving_testkit import run_cli
 from model_builders import CATEGORICAL, CLASSES, NUMERIC, expected_classifier
 
 from serving.batch import BatchError, predict_file
@@ -48,16 +48,14 @@ def check_predictions(output_rows, rows):
 
 def test_csv_in_chunks(classifier, tmp_path):
     source = write_csv(tmp_path / "rows.csv", ROWS * 3)
-    count = predict_file(classifier, source, tmp_path / "preds.csv", chunk_size=5,
-                         progress="never")
+    count = predict_file(classifier, source, tmp_path / "preds.csv", chunk_size=5, progress="never")
     assert count == 12
     check_predictions(read_output(tmp_path / "preds.csv"), ROWS * 3)
 
 
 def test_jsonl(classifier, tmp_path):
     source = tmp_path / "rows.jsonl"
-    source.write_text("\n".join(json.dumps({NUMERIC: x, CATEGORICAL: i}) for x, i in ROWS)
-                      + "\n\n")
+    source.write_text("\n".join(json.dumps({NUMERIC: x, CATEGORICAL: i}) for x, i in ROWS) + "\n\n")
     predict_file(classifier, source, tmp_path / "preds.csv", chunk_size=3, progress="never")
     check_predictions(read_output(tmp_path / "preds.csv"), ROWS)
 
@@ -68,8 +66,13 @@ def test_parquet(classifier, tmp_path):
 
     table = pa.table({NUMERIC: [r[0] for r in ROWS], CATEGORICAL: [r[1] for r in ROWS]})
     pq.write_table(table, tmp_path / "rows.parquet")
-    predict_file(classifier, tmp_path / "rows.parquet", tmp_path / "preds.csv", chunk_size=2,
-                 progress="never")
+    predict_file(
+        classifier,
+        tmp_path / "rows.parquet",
+        tmp_path / "preds.csv",
+        chunk_size=2,
+        progress="never",
+    )
     check_predictions(read_output(tmp_path / "preds.csv"), ROWS)
 
 
@@ -87,14 +90,17 @@ def test_regression_output_column(regressor_path, tmp_path):
     assert read_output(tmp_path / "preds.csv") == [{"row": "0", "prediction": "81.0"}]
 
 
-@pytest.mark.parametrize("content, needle", [
-    (f"{NUMERIC},{CATEGORICAL}\n40,Dream\nforty,Dream\n", f"row 1, column '{NUMERIC}'"),
-    (f"{NUMERIC},{CATEGORICAL}\nnan,Dream\n", "not a finite number"),
-    (f"{NUMERIC},{CATEGORICAL}\n40,Dream,extra\n", "row 0"),
-    (f"{NUMERIC}\n40\n", "missing columns ['island']"),
-    (f"{NUMERIC},{CATEGORICAL},species\n40,Dream,Adelie\n", "--ignore-unknown-columns"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (f"{NUMERIC},{CATEGORICAL}\n40,Dream\nforty,Dream\n", f"row 1, column '{NUMERIC}'"),
+        (f"{NUMERIC},{CATEGORICAL}\nnan,Dream\n", "not a finite number"),
+        (f"{NUMERIC},{CATEGORICAL}\n40,Dream,extra\n", "row 0"),
+        (f"{NUMERIC}\n40\n", "missing columns ['island']"),
+        (f"{NUMERIC},{CATEGORICAL},species\n40,Dream,Adelie\n", "--ignore-unknown-columns"),
+        ("", "empty"),
+    ],
+)
 def test_csv_errors_name_row_and_column(classifier, tmp_path, content, needle):
     (tmp_path / "rows.csv").write_text(content)
     with pytest.raises(BatchError) as caught:
@@ -105,10 +111,16 @@ def test_csv_errors_name_row_and_column(classifier, tmp_path, content, needle):
 
 
 def test_unknown_columns_can_be_ignored(classifier, tmp_path):
-    write_csv(tmp_path / "rows.csv", [(40.0, "Dream", "Adelie")],
-              header=(NUMERIC, CATEGORICAL, "species"))
-    predict_file(classifier, tmp_path / "rows.csv", tmp_path / "out.csv",
-                 ignore_unknown_columns=True, progress="never")
+    write_csv(
+        tmp_path / "rows.csv", [(40.0, "Dream", "Adelie")], header=(NUMERIC, CATEGORICAL, "species")
+    )
+    predict_file(
+        classifier,
+        tmp_path / "rows.csv",
+        tmp_path / "out.csv",
+        ignore_unknown_columns=True,
+        progress="never",
+    )
     assert read_output(tmp_path / "out.csv")[0]["label"] == "Adelie"
 
 
@@ -121,20 +133,35 @@ def test_jsonl_row_errors_use_the_raw_row_contract(classifier, tmp_path):
 def test_progress_bar_goes_to_stderr_for_long_inputs(classifier, tmp_path):
     source = write_csv(tmp_path / "rows.csv", ROWS * 10)
     stderr = io.StringIO()
-    predict_file(classifier, source, tmp_path / "out.csv", chunk_size=8, progress="always",
-                 stderr=stderr)
+    predict_file(
+        classifier, source, tmp_path / "out.csv", chunk_size=8, progress="always", stderr=stderr
+    )
     assert "\rpredict [" in stderr.getvalue()
     assert "40 rows" in stderr.getvalue()
 
 
 def test_predict_command(classifier_path, tmp_path):
     source = write_csv(tmp_path / "rows.csv", ROWS)
-    result = run_cli("predict", str(classifier_path), "--input", str(source),
-                     "--output", str(tmp_path / "preds.csv"))
+    result = run_cli(
+        "predict",
+        str(classifier_path),
+        "--input",
+        str(source),
+        "--output",
+        str(tmp_path / "preds.csv"),
+    )
     assert result.returncode == 0, result.stderr
     check_predictions(read_output(tmp_path / "preds.csv"), ROWS)
-    bad = run_cli("predict", str(classifier_path), "--input", str(tmp_path / "nope.csv"),
-                  "--output", str(tmp_path / "x.csv"))
+    bad = run_cli(
+        "predict",
+        str(classifier_path),
+        "--input",
+        str(tmp_path / "nope.csv"),
+        "--output",
+        str(tmp_path / "x.csv"),
+    )
     assert bad.returncode == 2
-    assert bad.stderr.strip() == f"pipeport predict: error: input file not found: " \
-                                 f"{tmp_path / 'nope.csv'}"
+    assert (
+        bad.stderr.strip() == f"pipeport predict: error: input file not found: "
+        f"{tmp_path / 'nope.csv'}"
+    )

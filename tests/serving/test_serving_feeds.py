@@ -59,21 +59,29 @@ def test_every_problem_is_reported_with_row_and_field(schema):
         raw_rows_to_feeds(rows, schema)
     found = {(e.row, e.field) for e in caught.value.errors}
     assert found == {
-        (1, NUMERIC), (1, CATEGORICAL), (2, NUMERIC), (2, "extra"), (3, None),
-        (4, NUMERIC), (4, CATEGORICAL),
+        (1, NUMERIC),
+        (1, CATEGORICAL),
+        (2, NUMERIC),
+        (2, "extra"),
+        (3, None),
+        (4, NUMERIC),
+        (4, CATEGORICAL),
     }
     assert all(isinstance(e, RowError) and e.problem for e in caught.value.errors)
 
 
-@pytest.mark.parametrize("value, needle", [
-    (float("nan"), "NaN"),
-    (float("inf"), "finite"),
-    (-float("inf"), "finite"),
-    (10**400, "out of range"),
-    (NonFiniteToken("Infinity"), "Infinity"),
-    (True, "boolean"),
-    ({"a": 1}, "object"),
-])
+@pytest.mark.parametrize(
+    "value, needle",
+    [
+        (float("nan"), "NaN"),
+        (float("inf"), "finite"),
+        (-float("inf"), "finite"),
+        (10**400, "out of range"),
+        (NonFiniteToken("Infinity"), "Infinity"),
+        (True, "boolean"),
+        ({"a": 1}, "object"),
+    ],
+)
 def test_non_finite_overflowing_and_wrongly_typed_numbers_are_rejected(schema, value, needle):
     with pytest.raises(RowErrors) as caught:
         raw_rows_to_feeds([{NUMERIC: value, CATEGORICAL: "Dream"}], schema)
@@ -90,8 +98,7 @@ def test_overflowing_json_number_is_rejected(schema):
 
 
 def test_numpy_scalars_are_accepted(schema):
-    feeds = raw_rows_to_feeds([{NUMERIC: np.float64(2.5), CATEGORICAL: np.str_("Dream")}],
-                              schema)
+    feeds = raw_rows_to_feeds([{NUMERIC: np.float64(2.5), CATEGORICAL: np.str_("Dream")}], schema)
     assert feeds[NUMERIC_ONNX][0, 0] == 2.5
     feeds = raw_rows_to_feeds([{NUMERIC: np.int64(3), CATEGORICAL: "Dream"}], schema)
     assert feeds[NUMERIC_ONNX][0, 0] == 3.0
@@ -117,8 +124,7 @@ def test_feeds_run_in_the_session(classifier_path):
 
 
 def test_columns_to_feeds_takes_nan_and_empty_string_as_missing(schema):
-    feeds = columns_to_feeds({NUMERIC: np.array([1.0, np.nan]), CATEGORICAL: ["Dream", ""]},
-                             schema)
+    feeds = columns_to_feeds({NUMERIC: np.array([1.0, np.nan]), CATEGORICAL: ["Dream", ""]}, schema)
     assert math.isnan(feeds[NUMERIC_ONNX][1, 0])
     assert feeds[CATEGORICAL][:, 0].tolist() == ["Dream", ""]
 

@@ -7,13 +7,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, subprocess_env
+from serving_testkit import REPO, subprocess_env
 
 SERVING = REPO / "serving"
 ALLOWED_THIRD_PARTY = {"onnxruntime", "numpy", "flask", "werkzeug", "gunicorn", "pyarrow"}
 ALLOWED_FIRST_PARTY = {"serving", "pipeport"}
-FORBIDDEN = {"sklearn", "pandas", "scipy", "skl2onnx", "onnx", "research", "export",
-             "joblib", "parity_tests"}
+FORBIDDEN = {
+    "sklearn",
+    "pandas",
+    "scipy",
+    "skl2onnx",
+    "onnx",
+    "research",
+    "export",
+    "joblib",
+    "parity_tests",
+}
 
 
 def imported_top_level_modules(path: Path) -> set[str]:
@@ -34,8 +43,9 @@ def test_serving_modules_import_nothing_forbidden():
     for path in files:
         modules = imported_top_level_modules(path)
         assert not modules & FORBIDDEN, f"{path.name} imports {modules & FORBIDDEN}"
-        unexpected = modules - ALLOWED_THIRD_PARTY - ALLOWED_FIRST_PARTY - set(
-            sys.stdlib_module_names)
+        unexpected = (
+            modules - ALLOWED_THIRD_PARTY - ALLOWED_FIRST_PARTY - set(sys.stdlib_module_names)
+        )
         assert not unexpected, f"{path.name} imports {unexpected}"
 
 
@@ -51,15 +61,17 @@ def test_pyarrow_is_only_imported_lazily_by_batch():
         tree = ast.parse(path.read_text())
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         for node in top:
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
-                node.module or ""]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
             assert not any(n.startswith("pyarrow") for n in names), path.name
 
 
 def test_cli_module_imports_only_argparse_at_module_level():
     tree = ast.parse((SERVING / "cli.py").read_text())
-    top = {alias.name for node in tree.body if isinstance(node, ast.Import)
-           for alias in node.names}
+    top = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
     top |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
     assert top <= {"argparse", "__future__", "typing"}
 
@@ -78,7 +90,13 @@ def test_loading_the_app_leaves_sklearn_pandas_scipy_unimported(classifier_path)
         "{'sklearn', 'pandas', 'scipy', 'skl2onnx', 'onnx', 'research', 'export'})\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=subprocess_env(), cwd=REPO, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=REPO,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

@@ -15,10 +15,11 @@ from serving.model import ModelLoadError, load_model
 def test_schema_is_read_from_the_file_alone(classifier_path):
     model = load_model(classifier_path)
     schema = model.schema
-    assert (schema.name, schema.version, schema.task) == ("penguins-test", "3",
-                                                          "classification")
+    assert (schema.name, schema.version, schema.task) == ("penguins-test", "3", "classification")
     assert [(s.name, s.onnx_name, s.kind) for s in schema.inputs] == [
-        (NUMERIC, NUMERIC_ONNX, "numeric"), (CATEGORICAL, CATEGORICAL, "categorical")]
+        (NUMERIC, NUMERIC_ONNX, "numeric"),
+        (CATEGORICAL, CATEGORICAL, "categorical"),
+    ]
     assert schema.classes == ("Adelie", "Chinstrap", "Gentoo")
     assert model.sha256 == hashlib.sha256(classifier_path.read_bytes()).hexdigest()
 
@@ -42,15 +43,18 @@ def _rewrite_metadata(source, target, change):
     return target
 
 
-@pytest.mark.parametrize("change, needle", [
-    (lambda m: "{not json", "not valid JSON"),
-    (lambda m: m.update(format_version=99), "format_version 99"),
-    (lambda m: m["inputs"][0].update(onnx_name="nope"), "'nope'"),
-    (lambda m: m["inputs"][0].update(kind="categorical"), "takes tensor(double)"),
-    (lambda m: m.pop("classes"), "needs 'classes'"),
-    (lambda m: m.pop("inputs"), "malformed"),
-    (lambda m: m.update(task="clustering"), "unknown task"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (lambda m: "{not json", "not valid JSON"),
+        (lambda m: m.update(format_version=99), "format_version 99"),
+        (lambda m: m["inputs"][0].update(onnx_name="nope"), "'nope'"),
+        (lambda m: m["inputs"][0].update(kind="categorical"), "takes tensor(double)"),
+        (lambda m: m.pop("classes"), "needs 'classes'"),
+        (lambda m: m.pop("inputs"), "malformed"),
+        (lambda m: m.update(task="clustering"), "unknown task"),
+    ],
+)
 def test_inconsistent_metadata_is_refused(classifier_path, tmp_path, change, needle):
     path = _rewrite_metadata(classifier_path, tmp_path / "bad.onnx", change)
     with pytest.raises(ModelLoadError) as caught:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import http, run_cli, stop_server
+from serving_testkit import http, run_cli, stop_server
 from model_builders import CATEGORICAL, NUMERIC
 
 ROW = {NUMERIC: 40.0, CATEGORICAL: "Dream"}
@@ -24,9 +24,15 @@ def test_workers_have_no_sklearn_pandas_or_scipy_loaded(classifier_server):
     # Make sure each worker has served a prediction, so everything lazy has been imported.
     for _ in range(6):
         classifier_server.post_json("/v1/predict", {"rows": [ROW]})
-        classifier_server.post_json("/v2/models/penguins-test/infer", {"inputs": [
-            {"name": NUMERIC, "datatype": "FP64", "shape": [1, 1], "data": [1.0]},
-            {"name": CATEGORICAL, "datatype": "BYTES", "shape": [1, 1], "data": ["a"]}]})
+        classifier_server.post_json(
+            "/v2/models/penguins-test/infer",
+            {
+                "inputs": [
+                    {"name": NUMERIC, "datatype": "FP64", "shape": [1, 1], "data": [1.0]},
+                    {"name": CATEGORICAL, "datatype": "BYTES", "shape": [1, 1], "data": ["a"]},
+                ]
+            },
+        )
     pids = classifier_server.worker_pids()
     assert len(pids) == 2
     for pid in [classifier_server.process.pid, *pids]:
@@ -44,11 +50,14 @@ def test_bad_requests_never_500_and_the_server_keeps_serving(classifier_server):
         ("POST", "/v1/predict", b"[" * 200_000, {"Content-Type": "application/json"}),
         ("POST", "/v1/predict", b'{"rows": [{"x": NaN}]}', {"Content-Type": "application/json"}),
         ("POST", "/v1/predict", b'{"rows": []}', {"Content-Type": "text/csv"}),
-        ("POST", "/invocations", b'{"dataframe_records": 3}',
-         {"Content-Type": "application/json"}),
+        ("POST", "/invocations", b'{"dataframe_records": 3}', {"Content-Type": "application/json"}),
         ("POST", "/v2/models/penguins-test/infer", b"{}", {}),
-        ("POST", "/v2/models/penguins-test/infer", b"{}",
-         {"Inference-Header-Content-Length": "999"}),
+        (
+            "POST",
+            "/v2/models/penguins-test/infer",
+            b"{}",
+            {"Inference-Header-Content-Length": "999"},
+        ),
         ("GET", "/v2/models/nope", None, {}),
         ("PUT", "/v1/predict", b"{}", {}),
         ("GET", "/etc/passwd", None, {}),
@@ -84,8 +93,12 @@ def test_auth_token_file(start_server, classifier_path, tmp_path):
     token_file.write_text("t0ken-123\n")
     server = start_server(classifier_path, "--auth-token-file", str(token_file), workers=1)
     assert server.post_json("/v1/predict", {"rows": [ROW]})[0] == 401
-    status, _ = http("POST", server.url + "/v1/predict", b'{"rows": [' + b"{}" + b"]}",
-                     {"Content-Type": "application/json", "Authorization": "Bearer t0ken-123"})
+    status, _ = http(
+        "POST",
+        server.url + "/v1/predict",
+        b'{"rows": [' + b"{}" + b"]}",
+        {"Content-Type": "application/json", "Authorization": "Bearer t0ken-123"},
+    )
     assert status == 422  # past the auth check
     assert server.get("/healthz")[0] == 200
     assert server.get("/metrics")[0] == 200
@@ -99,12 +112,17 @@ def test_shutdown_is_prompt_and_clean(start_server, regressor_path):
     assert time.monotonic() - started < 5
 
 
-@pytest.mark.parametrize("make_file, reason", [
-    (lambda d: d / "missing.onnx", "not found"),
-    (lambda d: (d / "corrupt.onnx").write_bytes(b"not a model") and d / "corrupt.onnx",
-     "not a valid ONNX model"),
-    (lambda d: d, "is a directory"),
-])
+@pytest.mark.parametrize(
+    "make_file, reason",
+    [
+        (lambda d: d / "missing.onnx", "not found"),
+        (
+            lambda d: (d / "corrupt.onnx").write_bytes(b"not a model") and d / "corrupt.onnx",
+            "not a valid ONNX model",
+        ),
+        (lambda d: d, "is a directory"),
+    ],
+)
 def test_serve_refuses_a_bad_file_with_one_line(tmp_path, make_file, reason):
     result = run_cli("serve", str(make_file(tmp_path)), "--port", "0")
     assert result.returncode != 0
@@ -124,6 +142,12 @@ def test_serve_refuses_a_model_without_pipeport_metadata(foreign_model_path):
 def test_serve_help_lists_the_options():
     result = run_cli("serve", "--help")
     assert result.returncode == 0
-    for option in ("--host", "--port", "--workers", "--auth-token-file", "--max-rows",
-                   "--max-body-bytes"):
+    for option in (
+        "--host",
+        "--port",
+        "--workers",
+        "--auth-token-file",
+        "--max-rows",
+        "--max-body-bytes",
+    ):
         assert option in result.stdout

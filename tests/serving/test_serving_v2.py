@@ -40,17 +40,23 @@ def test_server_and_model_metadata(client):
 
 
 def test_json_infer_with_missing_values_as_nan_null_and_empty_string(client):
-    response = infer_json(client, [
-        tensor(NUMERIC, "FP64", [40.0, None, "NaN", 50]),
-        tensor(CATEGORICAL, "BYTES", ["Dream", "", None, "Biscoe"]),
-    ], id="req-1")
+    response = infer_json(
+        client,
+        [
+            tensor(NUMERIC, "FP64", [40.0, None, "NaN", 50]),
+            tensor(CATEGORICAL, "BYTES", ["Dream", "", None, "Biscoe"]),
+        ],
+        id="req-1",
+    )
     assert response.status_code == 200, response.data
     body = response.get_json()
     assert body["id"] == "req-1"
     assert body["model_name"] == "penguins-test"
     out = outputs_by_name(body)
-    expected = [expected_classifier(x, i, CLASSES) for x, i in
-                [(40.0, "Dream"), (None, None), (None, None), (50.0, "Biscoe")]]
+    expected = [
+        expected_classifier(x, i, CLASSES)
+        for x, i in [(40.0, "Dream"), (None, None), (None, None), (50.0, "Biscoe")]
+    ]
     assert out["label"]["data"] == [e["label"] for e in expected]
     assert out["probabilities"]["shape"] == [4, 3]
     flat = [p for e in expected for p in e["probabilities"].values()]
@@ -58,13 +64,15 @@ def test_json_infer_with_missing_values_as_nan_null_and_empty_string(client):
 
 
 def test_bare_nan_token_means_missing_but_infinity_is_an_error(client):
-    body = json.dumps({"inputs": [tensor(NUMERIC, "FP64", [1.0]),
-                                  tensor(CATEGORICAL, "BYTES", ["Dream"])]})
+    body = json.dumps(
+        {"inputs": [tensor(NUMERIC, "FP64", [1.0]), tensor(CATEGORICAL, "BYTES", ["Dream"])]}
+    )
     ok = client.post(INFER, data=body.replace("1.0", "NaN"), content_type="application/json")
     assert ok.status_code == 200
     for token in ("Infinity", "-Infinity", '"Infinity"', "1e999"):
-        response = client.post(INFER, data=body.replace("1.0", token),
-                               content_type="application/json")
+        response = client.post(
+            INFER, data=body.replace("1.0", token), content_type="application/json"
+        )
         assert response.status_code in (400, 422), token
         error = response.get_json()
         assert isinstance(error["error"], str)  # OIP error shape
@@ -74,19 +82,34 @@ def test_bare_nan_token_means_missing_but_infinity_is_an_error(client):
 def test_binary_inputs_and_outputs(client):
     numeric = np.array([40.0, np.nan], dtype="<f8").tobytes()
     strings = b"".join(struct.pack("<I", len(s)) + s for s in (b"Dream", b""))
-    header = json.dumps({
-        "inputs": [
-            {"name": NUMERIC, "datatype": "FP64", "shape": [2, 1],
-             "parameters": {"binary_data_size": len(numeric)}},
-            {"name": CATEGORICAL, "datatype": "BYTES", "shape": [2, 1],
-             "parameters": {"binary_data_size": len(strings)}},
-        ],
-        "outputs": [{"name": "label", "parameters": {"binary_data": True}},
-                    {"name": "probabilities", "parameters": {"binary_data": True}}],
-    }).encode()
-    response = client.post(INFER, data=header + numeric + strings,
-                           headers={"Inference-Header-Content-Length": str(len(header))},
-                           content_type="application/octet-stream")
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": NUMERIC,
+                    "datatype": "FP64",
+                    "shape": [2, 1],
+                    "parameters": {"binary_data_size": len(numeric)},
+                },
+                {
+                    "name": CATEGORICAL,
+                    "datatype": "BYTES",
+                    "shape": [2, 1],
+                    "parameters": {"binary_data_size": len(strings)},
+                },
+            ],
+            "outputs": [
+                {"name": "label", "parameters": {"binary_data": True}},
+                {"name": "probabilities", "parameters": {"binary_data": True}},
+            ],
+        }
+    ).encode()
+    response = client.post(
+        INFER,
+        data=header + numeric + strings,
+        headers={"Inference-Header-Content-Length": str(len(header))},
+        content_type="application/octet-stream",
+    )
     assert response.status_code == 200, response.data
     length = int(response.headers["Inference-Header-Content-Length"])
     meta = json.loads(response.data[:length])
@@ -96,7 +119,7 @@ def test_binary_inputs_and_outputs(client):
     labels, pos = [], 0
     while pos < n:
         (size,) = struct.unpack_from("<I", blob, pos)
-        labels.append(blob[pos + 4:pos + 4 + size].decode())
+        labels.append(blob[pos + 4 : pos + 4 + size].decode())
         pos += 4 + size
     assert labels == ["Adelie", "Gentoo"]
     values = np.frombuffer(blob[n:], dtype="<f8").reshape(2, 3)
@@ -104,25 +127,43 @@ def test_binary_inputs_and_outputs(client):
 
 
 def test_binary_output_for_all_via_request_parameter(client):
-    response = infer_json(client, [tensor(NUMERIC, "FP64", [40.0]),
-                                   tensor(CATEGORICAL, "BYTES", ["Dream"])],
-                          parameters={"binary_data_output": True})
+    response = infer_json(
+        client,
+        [tensor(NUMERIC, "FP64", [40.0]), tensor(CATEGORICAL, "BYTES", ["Dream"])],
+        parameters={"binary_data_output": True},
+    )
     assert response.status_code == 200
     assert "Inference-Header-Content-Length" in response.headers
 
 
-@pytest.mark.parametrize("inputs, field", [
-    ([tensor(NUMERIC, "FP32", [1.0]), tensor(CATEGORICAL, "BYTES", ["a"])], NUMERIC),
-    ([tensor(NUMERIC, "FP64", [1.0])], CATEGORICAL),
-    ([tensor(NUMERIC, "FP64", [1.0]), tensor(CATEGORICAL, "BYTES", ["a"]),
-      tensor("sex", "BYTES", ["MALE"])], "sex"),
-    ([tensor(NUMERIC, "FP64", [1.0], shape=[1, 2]), tensor(CATEGORICAL, "BYTES", ["a"])],
-     NUMERIC),
-    ([tensor(NUMERIC, "FP64", [1.0, 2.0]), tensor(CATEGORICAL, "BYTES", ["a"],
-                                                   shape=[2, 1])], CATEGORICAL),
-    ([tensor(NUMERIC, "FP64", ["x"]), tensor(CATEGORICAL, "BYTES", ["a"])], NUMERIC),
-    ([tensor(NUMERIC, "FP64", [1.0]), tensor(CATEGORICAL, "BYTES", [3])], CATEGORICAL),
-])
+@pytest.mark.parametrize(
+    "inputs, field",
+    [
+        ([tensor(NUMERIC, "FP32", [1.0]), tensor(CATEGORICAL, "BYTES", ["a"])], NUMERIC),
+        ([tensor(NUMERIC, "FP64", [1.0])], CATEGORICAL),
+        (
+            [
+                tensor(NUMERIC, "FP64", [1.0]),
+                tensor(CATEGORICAL, "BYTES", ["a"]),
+                tensor("sex", "BYTES", ["MALE"]),
+            ],
+            "sex",
+        ),
+        (
+            [tensor(NUMERIC, "FP64", [1.0], shape=[1, 2]), tensor(CATEGORICAL, "BYTES", ["a"])],
+            NUMERIC,
+        ),
+        (
+            [
+                tensor(NUMERIC, "FP64", [1.0, 2.0]),
+                tensor(CATEGORICAL, "BYTES", ["a"], shape=[2, 1]),
+            ],
+            CATEGORICAL,
+        ),
+        ([tensor(NUMERIC, "FP64", ["x"]), tensor(CATEGORICAL, "BYTES", ["a"])], NUMERIC),
+        ([tensor(NUMERIC, "FP64", [1.0]), tensor(CATEGORICAL, "BYTES", [3])], CATEGORICAL),
+    ],
+)
 def test_bad_tensors_are_named(client, inputs, field):
     response = infer_json(client, inputs)
     assert response.status_code in (400, 422)
@@ -132,24 +173,40 @@ def test_bad_tensors_are_named(client, inputs, field):
 
 
 def test_bad_binary_sizes_are_4xx(client):
-    header = json.dumps({"inputs": [
-        {"name": NUMERIC, "datatype": "FP64", "shape": [2, 1],
-         "parameters": {"binary_data_size": 8}},
-        {"name": CATEGORICAL, "datatype": "BYTES", "shape": [2, 1], "data": ["a", "b"]},
-    ]}).encode()
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": NUMERIC,
+                    "datatype": "FP64",
+                    "shape": [2, 1],
+                    "parameters": {"binary_data_size": 8},
+                },
+                {"name": CATEGORICAL, "datatype": "BYTES", "shape": [2, 1], "data": ["a", "b"]},
+            ]
+        }
+    ).encode()
     for length in ("abc", "0", str(len(header) + 100)):
-        response = client.post(INFER, data=header + b"\0" * 8,
-                               headers={"Inference-Header-Content-Length": length})
+        response = client.post(
+            INFER, data=header + b"\0" * 8, headers={"Inference-Header-Content-Length": length}
+        )
         assert response.status_code == 400, length
-    response = client.post(INFER, data=header + b"\0" * 8,
-                           headers={"Inference-Header-Content-Length": str(len(header))})
+    response = client.post(
+        INFER,
+        data=header + b"\0" * 8,
+        headers={"Inference-Header-Content-Length": str(len(header))},
+    )
     assert response.status_code == 400
     assert "16 bytes" in response.get_json()["error"]
 
 
 def test_unknown_model_name_and_version_are_404(client):
-    for path in ("/v2/models/other", "/v2/models/other/ready", "/v2/models/penguins-test/"
-                 "versions/9", "/v2/models/penguins-test/versions/9/ready"):
+    for path in (
+        "/v2/models/other",
+        "/v2/models/other/ready",
+        "/v2/models/penguins-test/versions/9",
+        "/v2/models/penguins-test/versions/9/ready",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.get_json()["code"] in ("model_not_found", "model_version_not_found")
@@ -169,7 +226,8 @@ def triton(classifier_server):
     import tritonclient.http as triton_http
 
     return triton_http, triton_http.InferenceServerClient(
-        classifier_server.url.removeprefix("http://"))
+        classifier_server.url.removeprefix("http://")
+    )
 
 
 class TestTritonClient:
@@ -179,13 +237,16 @@ class TestTritonClient:
         numeric = triton_http.InferInput(NUMERIC, [3, 1], "FP64")
         numeric.set_data_from_numpy(np.array([[40.0], [np.nan], [50.0]]), binary_data=binary)
         island = triton_http.InferInput(CATEGORICAL, [3, 1], "BYTES")
-        island.set_data_from_numpy(np.array([["Dream"], [""], ["Biscoe"]], dtype=object),
-                                   binary_data=binary)
+        island.set_data_from_numpy(
+            np.array([["Dream"], [""], ["Biscoe"]], dtype=object), binary_data=binary
+        )
         return [numeric, island]
 
     def expected(self):
-        return [expected_classifier(x, i, CLASSES)
-                for x, i in [(40.0, "Dream"), (None, None), (50.0, "Biscoe")]]
+        return [
+            expected_classifier(x, i, CLASSES)
+            for x, i in [(40.0, "Dream"), (None, None), (50.0, "Biscoe")]
+        ]
 
     def test_health_and_metadata(self, triton):
         _, client = triton
@@ -197,10 +258,13 @@ class TestTritonClient:
     @pytest.mark.parametrize("binary_out", [True, False])
     def test_infer(self, triton, binary_in, binary_out):
         triton_http, client = triton
-        outputs = [triton_http.InferRequestedOutput(name, binary_data=binary_out)
-                   for name in ("label", "probabilities")]
-        result = client.infer("penguins-test", self.inputs(triton_http, binary_in),
-                              outputs=outputs, model_version="3")
+        outputs = [
+            triton_http.InferRequestedOutput(name, binary_data=binary_out)
+            for name in ("label", "probabilities")
+        ]
+        result = client.infer(
+            "penguins-test", self.inputs(triton_http, binary_in), outputs=outputs, model_version="3"
+        )
         labels = [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("label")]
         expected = self.expected()
         assert labels == [e["label"] for e in expected]
