@@ -9,8 +9,8 @@ import re
 import sys
 
 import pytest
-from serving_testkit import run_cli
 from model_builders import CATEGORICAL, CLASSES, NUMERIC, expected_classifier
+from serving_testkit import run_cli
 
 from serving.batch import BatchError, predict_file
 from serving.model import load_model

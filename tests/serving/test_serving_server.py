@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from serving_testkit import http, run_cli, stop_server
 from model_builders import CATEGORICAL, NUMERIC
+from serving_testkit import http, run_cli, stop_server
 
 ROW = {NUMERIC: 40.0, CATEGORICAL: "Dream"}
 FORBIDDEN_LIBRARIES = ("sklearn", "scikit_learn", "pandas", "scipy", "skl2onnx")
