@@ -1,6 +1,7 @@
-"""Baseline for the serving benchmark: a Flask app that parses the JSON body and returns a constant.
+"""Serving-benchmark baseline: a Flask app that parses the JSON body and returns a constant.
 
-The ceiling for any Flask app under the same gunicorn settings: HTTP + WSGI + JSON parsing, no model.
+The ceiling for any Flask app under the same gunicorn settings: HTTP + WSGI + JSON parsing,
+no model.
 Run: python -m gunicorn bench.echo_app:app (bench/serve.py starts it with pipeport's settings).
 """
 

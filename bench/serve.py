@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import datetime as _dt
 import http.client
 import json
@@ -81,23 +82,15 @@ _LIVE: list[subprocess.Popen[bytes]] = []
 def _stop(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
     """SIGTERM the server's process group (gunicorn's graceful stop), then SIGKILL if it lingers."""
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
     # Workers can outlive a dead master for a moment; the group id is the master's pid.
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
     if proc in _LIVE:
         _LIVE.remove(proc)
 
@@ -174,9 +167,10 @@ class BenchSettings:
         g = self.gunicorn
         if server == "pipeport":
             return [
-                self.python, "-m", "pipeport.cli", "serve", str(self.model),
-                "--host", HOST, "--port", str(port), "--workers", str(self.options(port)["workers"]),
-                "--worker-class", g.worker_class, "--threads", str(g.threads),
+                self.python, "-m", "pipeport", "serve", str(self.model),
+                "--host", HOST, "--port", str(port),
+                "--workers", str(self.options(port)["workers"]),
+                "--worker-class", self.options(port)["worker_class"], "--threads", str(g.threads),
                 "--keep-alive", str(g.keepalive), "--timeout", str(g.timeout),
                 "--graceful-timeout", str(g.graceful_timeout),
             ]
@@ -194,7 +188,9 @@ class BenchSettings:
         return env
 
 
-def spawn(settings: BenchSettings, server: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    settings: BenchSettings, server: str, port: int, log_path: Path
+) -> subprocess.Popen[bytes]:
     log = open(log_path, "ab")  # noqa: SIM115  (closed with the process)
     proc = subprocess.Popen(
         settings.command(server, port), cwd=ROOT, env=settings.env(),
@@ -264,7 +260,8 @@ def memory(pid: int) -> dict[str, Any]:
             text = Path(f"/proc/{p}/smaps_rollup").read_text()
         except OSError:
             continue
-        fields = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+):\s+(\d+) kB", text, re.M)}
+        fields = {m.group(1): int(m.group(2))
+                  for m in re.finditer(r"^(\w+):\s+(\d+) kB", text, re.M)}
         per_process.append({"pid": p, "rss_kib": fields.get("Rss", 0),
                             "pss_kib": fields.get("Pss", 0)})
     return {
@@ -304,21 +301,27 @@ def cpu_busy_s() -> float:
     return (sum(fields[:8]) - idle) / _TICK
 
 
-def tree_cpu_s(pid: int) -> float:
-    """CPU-seconds used so far by `pid` and its live descendants."""
-    total = 0.0
+def tree_cpu_by_pid(pid: int) -> dict[int, float]:
+    """CPU-seconds used so far by `pid` and each of its live descendants."""
+    used = {}
     for p in process_tree(pid):
         try:
             stat = Path(f"/proc/{p}/stat").read_text()
         except OSError:
             continue
         rest = stat[stat.rindex(")") + 2:].split()
-        total += (int(rest[11]) + int(rest[12])) / _TICK  # utime, stime
-    return total
+        used[p] = (int(rest[11]) + int(rest[12])) / _TICK  # utime, stime
+    return used
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU-seconds used so far by `pid` and its live descendants."""
+    return sum(tree_cpu_by_pid(pid).values())
 
 
 def own_cpu_s() -> float:
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -346,13 +349,16 @@ def wait_for_quiet(threshold: float, timeout: float, label: str) -> dict[str, An
 def run_wrk(port: int, script: Path, seconds: float, connections: int, threads: int,
             server_pid: int | None = None) -> dict[str, Any]:
     b0, o0 = cpu_busy_s(), own_cpu_s()
-    s0 = tree_cpu_s(server_pid) if server_pid else 0.0
+    per0 = tree_cpu_by_pid(server_pid) if server_pid else {}
+    s0 = sum(per0.values())
     t0 = time.monotonic()
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
            "--latency", "-s", str(script), f"http://{HOST}:{port}/v1/predict"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
     wall = time.monotonic() - t0
-    server_cpu = (tree_cpu_s(server_pid) - s0) if server_pid else 0.0
+    per1 = tree_cpu_by_pid(server_pid) if server_pid else {}
+    server_cpu = sum(per1.values()) - s0
+    per_process = {str(p): round((c - per0.get(p, 0.0)) / wall, 3) for p, c in per1.items()}
     own = own_cpu_s() - o0  # this process + wrk
     total = cpu_busy_s() - b0
     if done.returncode != 0:
@@ -366,7 +372,8 @@ def run_wrk(port: int, script: Path, seconds: float, connections: int, threads: 
     result["wrk_output"] = done.stdout.replace(match.group(0), "").strip()
     result["command"] = " ".join(cmd)
     result["cpu_cores"] = {"server": server_cpu / wall, "wrk_and_bench": own / wall,
-                           "other_processes": max(0.0, total - server_cpu - own) / wall}
+                           "other_processes": max(0.0, total - server_cpu - own) / wall,
+                           "server_per_process": per_process}
     return result
 
 
@@ -422,8 +429,9 @@ def bench_server(name: str, settings: BenchSettings, args: argparse.Namespace, b
         if status != 200:
             raise RuntimeError(f"{name}: POST /v1/predict returned {status}: {payload[:300]!r}")
         result.sample_response = json.loads(payload)
-        result.warmup = run_wrk(port, script, args.warmup, args.concurrency, args.wrk_threads,
-                                proc.pid)
+        if args.warmup:
+            result.warmup = run_wrk(port, script, args.warmup, args.concurrency, args.wrk_threads,
+                                    proc.pid)
         result.quiet = wait_for_quiet(args.quiet_threshold, args.quiet_timeout, name)
         result.load = run_wrk(port, script, args.duration, args.concurrency, args.wrk_threads,
                               proc.pid)
@@ -434,7 +442,8 @@ def bench_server(name: str, settings: BenchSettings, args: argparse.Namespace, b
         _stop(proc)
     s = result.summary()
     print(f"  {name}: {s['rps']:.0f} req/s, p50 {s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, "
-          f"errors {s['errors']}, PSS {s['pss_mib']:.0f} MiB", file=sys.stderr)
+          f"errors {s['errors']}, PSS {s['pss_mib']:.0f} MiB, CPU cores per process "
+          f"{result.load['cpu_cores']['server_per_process']}", file=sys.stderr)
     if result.load["errors_total"]:
         print(f"  WARNING {name}: wrk counted errors {result.load['errors']}", file=sys.stderr)
     return result
@@ -506,7 +515,7 @@ def bench_batch(settings: BenchSettings, holdout: Path, n_rows: int, chunk: int,
     if with_cli:
         csv_in, csv_out = work_dir / "batch_rows.csv", work_dir / "batch_preds.csv"
         sample.to_csv(csv_in, index=False)
-        cmd = [settings.python, "-m", "pipeport.cli", "predict", str(settings.model),
+        cmd = [settings.python, "-m", "pipeport", "predict", str(settings.model),
                "--input", str(csv_in), "--output", str(csv_out), "--progress", "never",
                "--chunk-size", str(chunk)]
         t0 = time.perf_counter()
@@ -547,7 +556,7 @@ def environment(settings: BenchSettings, args: argparse.Namespace) -> dict[str, 
                             capture_output=True, text=True, check=False).stdout.strip() or None
     options = settings.options(0)
     return {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "cpu_model": cpu,
         "cores_online": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
@@ -560,7 +569,8 @@ def environment(settings: BenchSettings, args: argparse.Namespace) -> dict[str, 
         "gunicorn": {
             "workers": options["workers"], "worker_class": options["worker_class"],
             "threads": options["threads"], "keepalive_s": options["keepalive"],
-            "preload_pipeport": options["preload_app"], "preload_baselines": settings.baseline_preload,
+            "preload_pipeport": options["preload_app"],
+            "preload_baselines": settings.baseline_preload,
             "timeout_s": options["timeout"], "backlog": options["backlog"],
         },
         "load": {"duration_s": args.duration, "warmup_s": args.warmup,
@@ -682,9 +692,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "same gunicorn settings (pipeport's defaults unless overridden), plus batch "
                     "rows/s (onnxruntime vs scikit-learn). Prints a Markdown table, writes JSON.",
     )
-    parser.add_argument("--duration", type=float, default=10.0,
+    parser.add_argument("--duration", type=int, default=10,
                         help="seconds of measured load per server (default: %(default)s)")
-    parser.add_argument("--warmup", type=float, default=2.0,
+    parser.add_argument("--warmup", type=int, default=2,
                         help="seconds of unmeasured load first (default: %(default)s)")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="wrk connections (default: %(default)s)")
@@ -692,7 +702,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="wrk threads (default: %(default)s; keeps the client off the "
                              "server's cores as much as a 2-core box allows)")
     parser.add_argument("--cold-starts", type=int, default=3,
-                        help="cold starts per server, the median is reported (default: %(default)s)")
+                        help="cold starts per server, the median is reported "
+                             "(default: %(default)s)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "serve.json",
                         help="JSON results file (default: bench/results/serve.json)")
     parser.add_argument("--model", type=Path, default=DEFAULT_ARTIFACTS / "pipeline.onnx")
@@ -713,7 +724,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quiet-threshold", type=float, default=0.25,
                         help="before each phase, wait until other processes use fewer cores "
                              "than this (default: %(default)s)")
-    parser.add_argument("--quiet-timeout", type=float, default=30.0,
+    parser.add_argument("--quiet-timeout", type=float, default=10.0,
                         help="but wait at most this many seconds (default: %(default)s)")
     batch = parser.add_argument_group("batch")
     batch.add_argument("--batch-rows", type=int, default=100_000)
@@ -727,8 +738,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.servers) - set(SERVERS)
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
-    if args.duration <= 0 or args.duration > 600 or args.warmup < 0 or args.warmup > 60:
-        parser.error("--duration must be in (0, 600] and --warmup in [0, 60]")
+    if not 1 <= args.duration <= 600 or not 0 <= args.warmup <= 60:
+        parser.error("--duration must be 1..600 s and --warmup 0..60 s (whole seconds: wrk)")
     return args
 
 

@@ -56,8 +56,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--worker-class",
         choices=("gthread", "sync"),
-        default="gthread",
-        help="gunicorn worker type (default: %(default)s, which keeps connections alive)",
+        default=None,
+        help="gunicorn worker type (default: sync with --threads 1, gthread with more; "
+        "see docs/serving.md for why)",
     )
     serve.add_argument(
         "--threads",
