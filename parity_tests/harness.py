@@ -30,7 +30,7 @@ import pandas as pd
 
 from export.onnx_export import read_metadata
 from export.parity import ParityReport, compare, sklearn_outputs
-from parity_tests.rows import edge_case_frame, frame_to_rows, threshold_values
+from parity_tests.rows import edge_case_frame, frame_to_rows, property_rows, threshold_values
 from parity_tests.runtimes import RuntimeUnavailable
 
 ALL_RUNTIMES = ("sklearn", "onnxruntime", "reference", "http", "node", "browser")
@@ -289,6 +289,7 @@ def load_rows(
     pipeline: Any,
     model: onnx.ModelProto,
     edge_cases: bool,
+    n_property_rows: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     source = data or directory / "holdout.csv"
     if not source.exists():
@@ -304,6 +305,10 @@ def load_rows(
         edges = edge_case_frame(frame, inputs, threshold_values(pipeline, model))
         frames.append(edges)
         sources["edge cases"] = len(edges)
+    if n_property_rows:
+        generated = property_rows(inputs, n_property_rows)
+        frames.append(generated)
+        sources["property-based (hypothesis)"] = len(generated)
     return pd.concat(frames, ignore_index=True), sources
 
 
@@ -313,6 +318,7 @@ def run_parity(
     data: Path | None = None,
     edge_cases: bool = True,
     log: Callable[[str], None] = lambda m: None,
+    property_rows: int = 0,
 ) -> ParityRun:
     model_path = directory / "pipeline.onnx"
     model = onnx.load(str(model_path))
@@ -320,7 +326,9 @@ def run_parity(
     pipeline = joblib.load(directory / "sklearn_pipeline.joblib")
     task = meta["task"]
     classes = meta.get("classes", [])
-    frame, sources = load_rows(directory, data, meta["inputs"], pipeline, model, edge_cases)
+    frame, sources = load_rows(
+        directory, data, meta["inputs"], pipeline, model, edge_cases, property_rows
+    )
     rows = frame_to_rows(frame, meta["inputs"])
     log(
         f"{len(frame)} raw rows ({', '.join(f'{k}: {v}' for k, v in sources.items())}); "

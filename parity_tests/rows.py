@@ -161,3 +161,51 @@ def edge_case_frame(
         if spec["kind"] == "categorical":
             frame[spec["name"]] = frame[spec["name"]].astype(object)
     return frame
+
+
+def property_rows(inputs: list[dict[str, Any]], n: int) -> pd.DataFrame:
+    """n raw rows drawn by hypothesis from the schema (deterministic: derandomized, no database).
+
+    Numeric: missing, values around and far beyond the training range, integers; categorical:
+    missing, seen categories, arbitrary unicode text. The same strategies as the property tests
+    in parity_tests/test_parity_properties.py, collected here so the CLI can run them too.
+    """
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    fields: dict[str, Any] = {}
+    for spec in inputs:
+        if spec["kind"] == "categorical":
+            seen = spec.get("categories") or ["a"]
+            fields[spec["name"]] = st.one_of(
+                st.none(), st.sampled_from(seen), st.text(min_size=1, max_size=12)
+            )
+        else:
+            lo = spec.get("min") if spec.get("min") is not None else -1.0
+            hi = spec.get("max") if spec.get("max") is not None else 1.0
+            span = max(hi - lo, 1.0)
+            fields[spec["name"]] = st.one_of(
+                st.none(),
+                st.floats(lo - span, hi + span, allow_nan=False),
+                st.floats(-1e6, 1e6, allow_nan=False),
+                st.integers(-1000, 10_000).map(float),
+            )
+    drawn: list[dict[str, Any]] = []
+
+    @settings(
+        max_examples=n,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.fixed_dictionaries(fields))
+    def collect(row: dict[str, Any]) -> None:
+        drawn.append(row)
+
+    collect()
+    frame = pd.DataFrame(drawn[:n], columns=[s["name"] for s in inputs])
+    for spec in inputs:
+        column = frame[spec["name"]]
+        frame[spec["name"]] = column.astype(object if spec["kind"] == "categorical" else np.float64)
+    return frame

@@ -36,9 +36,10 @@ def assert_all_passed(run, runtimes: tuple[str, ...]) -> None:
 @pytest.mark.parametrize("config", [c.stem for c in BUNDLED])
 def test_bundled_config_agrees_in_every_runtime(bundled_dirs: dict[str, Path], config: str) -> None:
     runtimes = ("sklearn", "onnxruntime", "reference", "http", "node", "browser")
-    run = run_parity(bundled_dirs[config], runtimes)
+    run = run_parity(bundled_dirs[config], runtimes, property_rows=150)
     assert_all_passed(run, runtimes)
     assert run.sources["edge cases"] > 0
+    assert run.sources["property-based (hypothesis)"] == 150
 
 
 @pytest.mark.parametrize(("estimator", "task"), REGISTRY, ids=[f"{e}-{t}" for e, t in REGISTRY])
