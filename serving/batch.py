@@ -155,17 +155,49 @@ def _csv_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool) 
             yield first, rows, 1.0
 
 
+#: What pandas.read_csv reads as missing (its default na_values): the training data was read that
+#: way, so "NA" in a categorical column was a missing value then and must not become a category
+#: here.
+_MISSING_TEXT = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
+
+#: What pandas.read_csv reads as booleans (its defaults). A boolean column used as a numeric
+#: feature was 1.0/0.0 to scikit-learn in training, so the same file must score here.
+_BOOLEAN_TEXT = {"True": 1.0, "TRUE": 1.0, "true": 1.0, "False": 0.0, "FALSE": 0.0, "false": 0.0}
+
+
 def _csv_row(
     record: list[str], plan: list[tuple[str, int, bool]], index: int, errors: list[str]
 ) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name, position, numeric in plan:
         text = record[position]
-        if text == "":
+        if text in _MISSING_TEXT:
             row[name] = None
         elif numeric:
             try:
-                value = float(text)
+                value = _BOOLEAN_TEXT[text] if text in _BOOLEAN_TEXT else float(text)
             except ValueError:
                 errors.append(f"row {index}, column {name!r}: {text!r} is not a number")
                 value = None

@@ -94,7 +94,7 @@ def test_regression_output_column(regressor_path, tmp_path):
     "content, needle",
     [
         (f"{NUMERIC},{CATEGORICAL}\n40,Dream\nforty,Dream\n", f"row 1, column '{NUMERIC}'"),
-        (f"{NUMERIC},{CATEGORICAL}\nnan,Dream\n", "not a finite number"),
+        (f"{NUMERIC},{CATEGORICAL}\ninf,Dream\n", "not a finite number"),
         (f"{NUMERIC},{CATEGORICAL}\n40,Dream,extra\n", "row 0"),
         (f"{NUMERIC}\n40\n", "missing columns ['island']"),
         (f"{NUMERIC},{CATEGORICAL},species\n40,Dream,Adelie\n", "--ignore-unknown-columns"),
@@ -165,3 +165,28 @@ def test_predict_command(classifier_path, tmp_path):
         bad.stderr.strip() == f"pipeport predict: error: input file not found: "
         f"{tmp_path / 'nope.csv'}"
     )
+
+
+def test_csv_booleans_in_a_numeric_column_score_as_one_and_zero(classifier, tmp_path):
+    # pandas.read_csv reads True/False as booleans and scikit-learn trains on them as 1.0/0.0,
+    # so a training file with a boolean feature must score offline without editing.
+    spelled = write_csv(
+        tmp_path / "bools.csv", [("True", "Dream"), ("false", "Biscoe"), ("TRUE", "")]
+    )
+    numbers = write_csv(tmp_path / "numbers.csv", [(1.0, "Dream"), (0.0, "Biscoe"), (1.0, None)])
+    predict_file(classifier, spelled, tmp_path / "a.csv", progress="never")
+    predict_file(classifier, numbers, tmp_path / "b.csv", progress="never")
+    assert read_output(tmp_path / "a.csv") == read_output(tmp_path / "b.csv")
+    check_predictions(
+        read_output(tmp_path / "b.csv"), [(1.0, "Dream"), (0.0, "Biscoe"), (1.0, None)]
+    )
+
+
+def test_csv_reads_pandas_missing_markers_as_missing(classifier, tmp_path):
+    # The training file was read by pandas.read_csv, for which "NA" or "null" is a missing value:
+    # offline scoring must agree, or "NA" would silently become an (unseen) category here.
+    markers = write_csv(tmp_path / "markers.csv", [("NaN", "NA"), ("null", "Dream"), (40.0, "N/A")])
+    empty = write_csv(tmp_path / "empty.csv", [(None, None), (None, "Dream"), (40.0, None)])
+    predict_file(classifier, markers, tmp_path / "a.csv", progress="never")
+    predict_file(classifier, empty, tmp_path / "b.csv", progress="never")
+    assert read_output(tmp_path / "a.csv") == read_output(tmp_path / "b.csv")
