@@ -10,7 +10,7 @@ DEMO_DIR := artifacts/penguins-species
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install clients chromium demo train export parity serve test lint bench clean
+.PHONY: help install clients chromium demo train export parity serve test lint bench lock clean
 
 help:
 	@echo "make demo     set up, train + export + parity-check the penguins model, serve it on $(HOST):$(PORT)"
@@ -72,6 +72,17 @@ lint: install
 
 bench: install
 	$(PY) bench/serve.py
+
+# Re-pin every transitive dependency. The project itself is installed from this checkout by
+# `make install`, so its own line (an absolute file:// path) is dropped from the locks.
+lock: install
+	$(PY) -m pip install --quiet pip-tools
+	for extra in dev serve; do \
+	  $(VENV)/bin/pip-compile --quiet --strip-extras --extra $$extra --no-header \
+	    --no-emit-index-url --no-emit-find-links --annotation-style=line \
+	    -o requirements/$$extra.lock pyproject.toml && \
+	  sed -i '/^pipeport @ /d' requirements/$$extra.lock; \
+	done
 
 clean:
 	rm -rf artifacts reports bench/results

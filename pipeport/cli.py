@@ -15,6 +15,21 @@ from pipeport import __version__
 
 # (module, what it adds); each module defines register(subparsers) -> None.
 _STAGES = ("research.cli", "export.cli", "serving.cli", "parity_tests.cli")
+#: Packages of the research extra that a `pipeport[serve]` image does not have.
+_RESEARCH_PACKAGES = frozenset(
+    {
+        "sklearn",
+        "pandas",
+        "scipy",
+        "skl2onnx",
+        "onnx",
+        "joblib",
+        "pyarrow",
+        "hypothesis",
+        "tritonclient",
+        "playwright",
+    }
+)
 
 
 class CLIError(Exception):
@@ -55,6 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"pipeport {args.command}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in _RESEARCH_PACKAGES:
+            raise
+        print(
+            f"pipeport {args.command}: error: this command needs {exc.name.split('.')[0]}, which "
+            "a serve-only install does not have; install the research extra: "
+            "pip install 'pipeport[research]'",
+            file=sys.stderr,
+        )
+        return 2
     return int(result or 0)
 
 
