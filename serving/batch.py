@@ -1,5 +1,6 @@
 """`pipeport predict`: score a CSV, JSONL or Parquet file offline, in chunks, with the same
-validation and feeds code as the server (serving.feeds.raw_rows_to_feeds).
+validation and feeds code as the server (serving.feeds: raw_rows_to_feeds for rows,
+columns_to_feeds for CSV columns).
 
 No pandas: CSV is read with the csv module (an empty field is missing; numeric columns must
 parse as finite floats), JSONL with json (one raw row per line, as in a /v1/predict request).
@@ -18,12 +19,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from serving.feeds import NonFiniteToken, RowErrors, raw_rows_to_feeds
+from serving.feeds import NonFiniteToken, RowErrors, columns_to_feeds, raw_rows_to_feeds
 from serving.model import LoadedModel, ModelSchema
 from serving.outputs import OutputFormatter
 
 MAX_REPORTED = 10
-Chunk = tuple[int, list[dict[str, Any]], float]  # first row, rows, fraction of input read
+_NAN = float("nan")
+# A chunk is (first row, payload, fraction of the input read). The payload is raw rows (JSONL,
+# Parquet: validated by raw_rows_to_feeds, as a request body is) or, for CSV, columns already
+# parsed into the graph's encoding (float with NaN / str with "") for columns_to_feeds, which
+# builds the tensors without a dict per row.
+Rows = list[dict[str, Any]]
+Columns = dict[str, list[Any]]
+Chunk = tuple[int, Rows | Columns, float]
 
 
 class BatchError(Exception):
@@ -64,15 +72,18 @@ def predict_file(
         with tmp.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(["row", *formatter.csv_header()])
-            for first_row, rows, fraction in chunks:
+            for first_row, payload, fraction in chunks:
                 try:
-                    feeds = raw_rows_to_feeds(rows, schema, first_row=first_row)
+                    if isinstance(payload, dict):
+                        feeds = columns_to_feeds(payload, schema, first_row=first_row)
+                    else:
+                        feeds = raw_rows_to_feeds(payload, schema, first_row=first_row)
                 except RowErrors as exc:
                     raise BatchError(_summarise(exc)) from None
                 outputs = model.session.run(formatter.onnx_names, feeds)
-                for i, values in enumerate(formatter.csv_rows(outputs)):
-                    writer.writerow([first_row + i, *values])
-                total += len(rows)
+                rows_out = formatter.csv_rows(outputs)
+                writer.writerows([first_row + i, *values] for i, values in enumerate(rows_out))
+                total += len(rows_out)
                 bar.update(fraction, total)
         os.replace(tmp, output_path)
     except OSError as exc:
@@ -126,7 +137,8 @@ def _csv_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool) 
         plan = [
             (spec.name, header.index(spec.name), spec.kind == "numeric") for spec in schema.inputs
         ]
-        rows: list[dict[str, Any]] = []
+        columns: Columns = {name: [] for name, _position, _numeric in plan}
+        count = 0
         first = 0
         index = 0
         errors: list[str] = []
@@ -140,19 +152,21 @@ def _csv_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool) 
                         f"the header has {len(header)}"
                     )
                 else:
-                    rows.append(_csv_row(record, plan, index, errors))
+                    _csv_row(record, plan, index, errors, columns)
+                    count += 1
                 index += 1
                 if len(errors) >= MAX_REPORTED:
                     break
-                if len(rows) == chunk_size:
+                if count == chunk_size:
                     _raise_if(errors)
-                    yield first, rows, handle.buffer.tell() / size  # type: ignore[attr-defined]
-                    first, rows = index, []
+                    yield first, columns, handle.buffer.tell() / size  # type: ignore[attr-defined]
+                    columns = {name: [] for name in columns}
+                    first, count = index, 0
         except (UnicodeDecodeError, csv.Error) as exc:
             raise BatchError(f"{path.name} near line {reader.line_num}: {exc}") from None
         _raise_if(errors)
-        if rows:
-            yield first, rows, 1.0
+        if count:
+            yield first, columns, 1.0
 
 
 #: What pandas.read_csv reads as missing (its default na_values): the training data was read that
@@ -188,13 +202,17 @@ _BOOLEAN_TEXT = {"True": 1.0, "TRUE": 1.0, "true": 1.0, "False": 0.0, "FALSE": 0
 
 
 def _csv_row(
-    record: list[str], plan: list[tuple[str, int, bool]], index: int, errors: list[str]
-) -> dict[str, Any]:
-    row: dict[str, Any] = {}
+    record: list[str],
+    plan: list[tuple[str, int, bool]],
+    index: int,
+    errors: list[str],
+    columns: Columns,
+) -> None:
+    """Append one CSV record to `columns`, in the graph's encoding (NaN / "" for missing)."""
     for name, position, numeric in plan:
         text = record[position]
         if text in _MISSING_TEXT:
-            row[name] = None
+            columns[name].append(_NAN if numeric else "")
         elif numeric:
             try:
                 value = _BOOLEAN_TEXT[text] if text in _BOOLEAN_TEXT else float(text)
@@ -207,10 +225,9 @@ def _csv_row(
                     "(leave the field empty for a missing value)"
                 )
                 value = None
-            row[name] = value
+            columns[name].append(_NAN if value is None else value)
         else:
-            row[name] = text
-    return row
+            columns[name].append(text)
 
 
 def _raise_if(errors: list[str]) -> None:

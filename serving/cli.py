@@ -120,6 +120,13 @@ def register(subparsers: Any) -> None:
         help="drop input columns the model does not use (e.g. the target)",
     )
     predict.add_argument(
+        "--threads",
+        type=_positive,
+        default=None,
+        help="onnxruntime threads for scoring (default: one per core; results do not depend "
+        "on it beyond float rounding of sums)",
+    )
+    predict.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
         default="auto",
@@ -199,7 +206,9 @@ def run_predict(args: argparse.Namespace) -> int:
     from serving.model import ModelLoadError, load_model
 
     try:
-        model = load_model(args.model)
+        from serving.gunicorn_app import default_workers
+
+        model = load_model(args.model, threads=args.threads or default_workers())
         rows = predict_file(
             model,
             args.input,

@@ -71,10 +71,11 @@ class LoadedModel:
     schema: ModelSchema
 
 
-def session_options() -> ort.SessionOptions:
-    """One intra-op thread: gunicorn runs one process per core, so threads would only contend."""
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    """One intra-op thread for serving: gunicorn runs one process per core, so threads would
+    only contend. Offline scoring (`pipeport predict`) is one process and asks for more."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -82,7 +83,7 @@ def session_options() -> ort.SessionOptions:
     return options
 
 
-def load_model(path: str | Path) -> LoadedModel:
+def load_model(path: str | Path, threads: int = 1) -> LoadedModel:
     """Read, hash and open `path`; parse and check its pipeport metadata."""
     path = Path(path)
     try:
@@ -96,7 +97,9 @@ def load_model(path: str | Path) -> LoadedModel:
     except OSError as exc:
         raise ModelLoadError(f"cannot read model file {path}: {exc.strerror}") from None
     try:
-        session = ort.InferenceSession(data, session_options(), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            data, session_options(threads), providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime raises several types for a bad file
         reason = _first_line(str(exc))
         raise ModelLoadError(f"{path} is not a valid ONNX model ({reason})") from None

@@ -190,3 +190,27 @@ def test_csv_reads_pandas_missing_markers_as_missing(classifier, tmp_path):
     predict_file(classifier, markers, tmp_path / "a.csv", progress="never")
     predict_file(classifier, empty, tmp_path / "b.csv", progress="never")
     assert read_output(tmp_path / "a.csv") == read_output(tmp_path / "b.csv")
+
+
+def test_predict_threads_do_not_change_the_output(classifier_path, tmp_path):
+    rows = [(30.0 + i * 0.37, ("Dream", "Biscoe", "", "Atlantis")[i % 4]) for i in range(2500)]
+    source = write_csv(tmp_path / "rows.csv", rows)
+    outputs = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"preds-{threads}.csv"
+        result = run_cli(
+            "predict",
+            str(classifier_path),
+            "--input",
+            str(source),
+            "--output",
+            str(out),
+            "--threads",
+            threads,
+            "--chunk-size",
+            "1000",
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    check_predictions(read_output(tmp_path / "preds-1.csv"), [(x, c or None) for x, c in rows])
