@@ -7,3 +7,11 @@ class RuntimeUnavailable(RuntimeError):
     The message says what is missing and the command that installs it. Tests treat it as a
     skip on a developer's machine and as a failure in CI, where every runtime must be present.
     """
+
+
+class RuntimeFailed(RuntimeError):
+    """The runtime ran and refused the input or crashed; `stderr` holds what it said."""
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(f"{message}\n{stderr}".rstrip())
+        self.stderr = stderr

@@ -16,20 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from parity_tests.runtimes import RuntimeUnavailable
+from parity_tests.runtimes import RuntimeFailed, RuntimeUnavailable
 
 CLIENTS_DIR = Path(__file__).resolve().parents[2] / "clients"
 PREDICT_JS = CLIENTS_DIR / "node" / "predict.js"
 INSTALL_HINT = "cd clients && ONNXRUNTIME_NODE_INSTALL=skip npm ci"
 TIMEOUT_SECONDS = 600.0
-
-
-class RuntimeFailed(RuntimeError):
-    """The runtime ran and refused the input or crashed; `stderr` holds what it said."""
-
-    def __init__(self, message: str, stderr: str = "") -> None:
-        super().__init__(f"{message}\n{stderr}".rstrip())
-        self.stderr = stderr
 
 
 def float_values(prediction: dict[str, Any]) -> dict[str, Any]:
