@@ -1,4 +1,5 @@
-"""Adapters that run a pipeport ONNX file in a non-Python runtime (Node.js, a browser)."""
+"""Adapters that run a pipeport ONNX file in a non-Python runtime (Node.js, a browser), and the
+two ways one can fail: not installed here (RuntimeUnavailable) or ran and failed (RuntimeFailed)."""
 
 
 class RuntimeUnavailable(RuntimeError):
