@@ -78,6 +78,25 @@ def _raw_of(frame: pd.DataFrame, row: int) -> dict[str, Any]:
     }
 
 
+def _row(
+    frame: pd.DataFrame | None, r: int, output: str, expected: Any, actual: Any, error: float
+) -> dict[str, Any]:
+    """One entry of the worst-rows table (row -1: the outputs as a whole)."""
+    raw = _raw_of(frame, r) if frame is not None else {}
+    return {
+        "row": r,
+        "output": output,
+        "expected": expected,
+        "actual": actual,
+        "error": error,
+        "raw": raw,
+    }
+
+
+def _shape_mismatch(task: str, n: int, expected: Any, actual: Any) -> ParityReport:
+    return ParityReport(False, task, n, worst=[_row(None, -1, "shape", expected, actual, math.inf)])
+
+
 def compare(
     task: str,
     expected: dict[str, np.ndarray],
@@ -92,21 +111,7 @@ def compare(
         l_exp = np.asarray(expected["label"]).astype(str)
         l_act = np.asarray(actual["label"]).astype(str)
         if p_exp.shape != p_act.shape or len(l_act) != n:
-            return ParityReport(
-                False,
-                task,
-                n,
-                worst=[
-                    {
-                        "row": -1,
-                        "output": "shape",
-                        "expected": p_exp.shape,
-                        "actual": p_act.shape,
-                        "error": math.inf,
-                        "raw": {},
-                    }
-                ],
-            )
+            return _shape_mismatch(task, n, p_exp.shape, p_act.shape)
         err = np.abs(p_exp - p_act)
         err = np.where(np.isnan(err), np.inf, err)
         row_err = err.max(axis=1) if err.size else np.zeros(n)
@@ -129,45 +134,24 @@ def compare(
             k = int(np.argmax(err[r])) if err.shape[1] else 0
             if mismatch[r]:
                 report.worst.append(
-                    {
-                        "row": int(r),
-                        "output": "label",
-                        "expected": l_exp[r],
-                        "actual": l_act[r],
-                        "error": float(row_err[r]),
-                        "raw": _raw_of(frame, r),
-                    }
+                    _row(frame, int(r), "label", l_exp[r], l_act[r], float(row_err[r]))
                 )
             elif row_err[r] > 0:
                 report.worst.append(
-                    {
-                        "row": int(r),
-                        "output": f"proba[{k}]",
-                        "expected": float(p_exp[r, k]),
-                        "actual": float(p_act[r, k]),
-                        "error": float(row_err[r]),
-                        "raw": _raw_of(frame, r),
-                    }
+                    _row(
+                        frame,
+                        int(r),
+                        f"proba[{k}]",
+                        float(p_exp[r, k]),
+                        float(p_act[r, k]),
+                        float(row_err[r]),
+                    )
                 )
         return report
     y_exp = np.asarray(expected["prediction"], np.float64).ravel()
     y_act = np.asarray(actual["prediction"], np.float64).ravel()
     if y_exp.shape != y_act.shape:
-        return ParityReport(
-            False,
-            task,
-            n,
-            worst=[
-                {
-                    "row": -1,
-                    "output": "shape",
-                    "expected": y_exp.shape,
-                    "actual": y_act.shape,
-                    "error": math.inf,
-                    "raw": {},
-                }
-            ],
-        )
+        return _shape_mismatch(task, n, y_exp.shape, y_act.shape)
     abs_err = np.abs(y_exp - y_act)
     abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
     # Relative to the value, with a floor at 1e-6 of the largest |value|: a prediction that is
@@ -188,14 +172,9 @@ def compare(
     for r in np.argsort(-rel_err, kind="stable")[:WORST_ROWS]:
         if rel_err[r] > 0:
             report.worst.append(
-                {
-                    "row": int(r),
-                    "output": "prediction",
-                    "expected": float(y_exp[r]),
-                    "actual": float(y_act[r]),
-                    "error": float(rel_err[r]),
-                    "raw": _raw_of(frame, r),
-                }
+                _row(
+                    frame, int(r), "prediction", float(y_exp[r]), float(y_act[r]), float(rel_err[r])
+                )
             )
     return report
 
