@@ -14,6 +14,8 @@ from typing import Any
 from serving.feeds import NonFiniteToken, RowError, RowErrors
 
 DEFAULT_MAX_DETAILS = 100
+# Built once: json.loads(..., parse_constant=...) would build a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=NonFiniteToken)
 
 
 class ApiError(Exception):
@@ -80,13 +82,15 @@ def decode_json(data: bytes) -> Any:
         raise ApiError(
             400, "invalid_utf8", f"request body is not valid UTF-8 (bad byte at offset {exc.start})"
         ) from None
-    if not text.strip():
-        raise ApiError(400, "malformed_json", "request body is empty; expected a JSON object")
     try:
-        return json.loads(text, parse_constant=NonFiniteToken)
+        return _DECODER.decode(text)
     except RecursionError:
         raise ApiError(400, "malformed_json", "request body is nested too deeply") from None
     except ValueError as exc:
+        if not text.strip():
+            raise ApiError(
+                400, "malformed_json", "request body is empty; expected a JSON object"
+            ) from None
         raise ApiError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
 
 

@@ -159,6 +159,11 @@ class FeedPlan:
     names: frozenset[str]
     # (raw name, onnx name, converter, is numeric, missing allowed), in ONNX input order.
     columns: tuple[tuple[str, str, Converter, bool, bool], ...]
+    # Indexes into `columns` of the numeric and of the categorical (string) columns.
+    numeric_positions: tuple[int, ...] = ()
+    string_positions: tuple[int, ...] = ()
+    numeric_onnx_names: tuple[str, ...] = ()
+    string_onnx_names: tuple[str, ...] = ()
 
     @property
     def expected(self) -> str:
@@ -184,7 +189,14 @@ def feed_plan(schema: ModelSchema) -> FeedPlan:
             )
             for spec in schema.inputs
         )
-        plan = FeedPlan(names=frozenset(schema.input_names), columns=columns)
+        plan = FeedPlan(
+            names=frozenset(schema.input_names),
+            columns=columns,
+            numeric_positions=tuple(j for j, column in enumerate(columns) if column[3]),
+            string_positions=tuple(j for j, column in enumerate(columns) if not column[3]),
+            numeric_onnx_names=tuple(column[1] for column in columns if column[3]),
+            string_onnx_names=tuple(column[1] for column in columns if not column[3]),
+        )
         _PLANS[schema] = plan
     return plan
 
@@ -226,10 +238,20 @@ def raw_rows_to_feeds(
                 errors.append(RowError(first_row + i, name, str(exc)))
     if errors:
         raise RowErrors(errors)
-    return {
-        onnx_name: _column_array(values[j], numeric, n)
-        for j, (_name, onnx_name, _convert, numeric, _missing_ok) in enumerate(plan.columns)
-    }
+    return _build_feeds(values, plan, n)
+
+
+def _build_feeds(values: list[list[Any]], plan: FeedPlan, n: int) -> dict[str, np.ndarray]:
+    """Column lists → `[n, 1]` arrays: one numpy call per kind, each column a contiguous view."""
+    feeds: dict[str, np.ndarray] = {}
+    for positions, names, dtype in (
+        (plan.numeric_positions, plan.numeric_onnx_names, np.float64),
+        (plan.string_positions, plan.string_onnx_names, object),
+    ):
+        if positions:
+            block = np.array([values[j] for j in positions], dtype=dtype)
+            feeds.update(zip(names, block.reshape(len(positions), n, 1), strict=True))
+    return feeds
 
 
 def _key_errors(row_index: int, row: Mapping[str, Any], plan: FeedPlan) -> list[RowError]:
@@ -244,14 +266,6 @@ def _key_errors(row_index: int, row: Mapping[str, Any], plan: FeedPlan) -> list[
                 RowError(row_index, str(key), f"unknown field; expected fields: {plan.expected}")
             )
     return errors
-
-
-def _column_array(values: list[Any], numeric: bool, n: int) -> np.ndarray:
-    if numeric:
-        return np.array(values, dtype=np.float64).reshape(n, 1)
-    array = np.empty((n, 1), dtype=object)
-    array[:, 0] = values
-    return array
 
 
 def columns_to_feeds(
@@ -292,7 +306,7 @@ def columns_to_feeds(
         if numeric:
             array = _numeric_column(name, values, missing_ok, first_row, errors)
         else:
-            array = _string_column(name, values, convert, first_row, errors)
+            array = _string_column(name, values, convert, missing_ok, first_row, errors)
         if array is not None:
             feeds[onnx_name] = array
     if errors:
@@ -331,9 +345,14 @@ def _string_column(
     name: str,
     values: Sequence[Any] | np.ndarray,
     convert: Converter,
+    missing_ok: bool,
     first_row: int,
     errors: list[RowError],
 ) -> np.ndarray:
+    if all(type(value) is str for value in values):  # the common case, without a call per value
+        array = np.array(values, dtype=object).reshape(-1, 1)
+        if missing_ok or all(values):
+            return array
     array = np.empty((len(values), 1), dtype=object)
     for i, value in enumerate(values):
         if type(value) is not str and value is not None:

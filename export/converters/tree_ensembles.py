@@ -9,11 +9,11 @@ where scikit-learn casts:
   and compares it with float64 thresholds. We do Cast(float32) -> Cast(float64) -> TreeEnsemble.
 - HistGradientBoosting*: X stays float64 (thresholds are float64 bin edges). No cast.
 
-Leaves of classification trees hold one probability per class, but a v5 leaf holds one weight.
-So forests of classifiers run the ensemble with one target per tree whose "weight" is the global
-leaf index, then Gather each leaf's class fractions from a [leaves, classes] table and sum over
-trees: the same sum scikit-learn computes, in float64. Boosting (one tree per class per stage)
-maps directly onto v5 targets.
+Leaves of classification trees hold one probability per class, but a v5 leaf adds one weight to
+one target. Forests whose leaves are all pure (fully grown trees) sum per class directly; others
+carry each tree's leaf index out of the ensemble and sum the leaves' class fractions with Gather
+and ReduceSum (see `convert_tree_classifier`). Both give scikit-learn's sum in float64. Boosting
+(one tree per class per stage) maps directly onto v5 targets.
 
 One file registers the ten classes because they share one tree flattener; each class's converter
 is a few lines at the bottom.
@@ -46,7 +46,6 @@ class _FlatTrees:
     roots: list[int] = field(default_factory=list)
     leaf_targets: list[int] = field(default_factory=list)
     leaf_weights: list[float] = field(default_factory=list)
-    leaf_nodes: list[tuple[int, int]] = field(default_factory=list)  # (tree, node) per leaf
     max_feature: int = -1
 
     def add_tree(
@@ -57,12 +56,11 @@ class _FlatTrees:
         feature: np.ndarray,
         threshold: np.ndarray,
         missing_left: np.ndarray,
-        target: int,
-        node_values: np.ndarray | None,
+        target: int | np.ndarray,
+        node_values: np.ndarray,
     ) -> None:
-        """Append one tree. Its leaves add to output `target`; a leaf's weight is
-        node_values[node] or, when node_values is None, the leaf's global index (see above)."""
-        tree_id = len(self.roots)
+        """Append one tree. Each leaf adds node_values[leaf] to output `target` (one target
+        for the whole tree, or an array giving one per node)."""
         n = len(left)
         internal = [i for i in range(n) if not is_leaf[i]]
         leaves = [i for i in range(n) if is_leaf[i]]
@@ -85,10 +83,9 @@ class _FlatTrees:
                 f, float(threshold[node_id]), children[0], children[1], int(missing_left[node_id])
             )
         for node_id in leaves:
-            weight = len(self.leaf_weights) if node_values is None else node_values[node_id]
-            self.leaf_targets.append(target)
+            weight = node_values[node_id]
+            self.leaf_targets.append(target if isinstance(target, int) else int(target[node_id]))
             self.leaf_weights.append(float(weight))
-            self.leaf_nodes.append((tree_id, node_id))
 
     def _append_node(
         self, f: int, split: float, true: tuple[int, int], false: tuple[int, int], miss: int
@@ -236,31 +233,30 @@ def _trees_of(model: Any) -> Sequence[Any]:
 
 
 def convert_tree_classifier(scope: Any, operator: Any, container: Any) -> None:
-    """DecisionTreeClassifier, RandomForestClassifier, ExtraTreesClassifier."""
+    """DecisionTreeClassifier, RandomForestClassifier, ExtraTreesClassifier.
+
+    scikit-learn sums the trees' leaf class fractions in tree order, then divides by the number
+    of trees. Two exact encodings, chosen per model:
+
+    - Every leaf pure (one class with fraction 1.0; fully grown trees): each leaf adds 1.0 to its
+      class, the ensemble sums per class (one target per class). The sums are whole numbers, so
+      they are exact whatever order onnxruntime's threads add them in. One traversal per tree
+      and no per-tree tensor: the fast path, and the common one.
+    - Some leaf mixed: one target per tree carrying the leaf's global index, then Gather each
+      leaf's fractions from a [leaves, classes] table and ReduceSum over trees, in tree order.
+      (Per-class sums would be exact with one thread only: with several, onnxruntime adds
+      groups of trees separately and the last bit of a fraction sum can change.)
+    """
     model = operator.raw_operator
     if getattr(model, "n_outputs_", 1) != 1:
         raise ValueError(f"{type(model).__name__} with several outputs is not supported")
     trees = _trees_of(model)
     n_classes = len(model.classes_)
-    flat = _FlatTrees()
-    tables = []
-    for t, tree in enumerate(trees):
-        arrays = _sklearn_tree(tree)
-        start = len(flat.leaf_weights)
-        flat.add_tree(
-            **arrays,
-            target=t,
-            node_values=None,
-        )
-        leaf_ids = [node_id for (_t, node_id) in flat.leaf_nodes[start:]]
-        tables.append(tree.tree_.value[leaf_ids, 0, :n_classes])
     X = _input(scope, operator, container, float32_cast=True)
-    ids = flat.add_node(scope, container, X, n_targets=len(trees), hint="leaf_ids")
-    ids64 = node(scope, container, "Cast", [ids], "leaf_ids_i64", to=TensorProto.INT64)
-    table = const(scope, container, np.vstack(tables).astype(np.float64), "leaf_values")
-    per_tree = node(scope, container, "Gather", [table, ids64], "per_tree", axis=0)  # [N, T, K]
-    axes = const(scope, container, np.array([1], np.int64), "axes")
-    total = node(scope, container, "ReduceSum", [per_tree, axes], "sum_trees", keepdims=0)
+    if all(_pure_leaves(tree, n_classes) for tree in trees):
+        total = _class_sums(scope, container, X, trees, n_classes)
+    else:
+        total = _leaf_fraction_sums(scope, container, X, trees, n_classes)
     proba = operator.outputs[1].full_name
     if len(trees) > 1:  # scikit-learn: sum of tree probabilities, then /= n_estimators
         n = const(scope, container, np.array([float(len(trees))]), "n_trees")
@@ -268,6 +264,48 @@ def convert_tree_classifier(scope: Any, operator: Any, container: Any) -> None:
     else:
         node(scope, container, "Identity", [total], "proba", [proba])
     _label_from_probabilities(scope, operator, container, proba)
+
+
+def _pure_leaves(tree: Any, n_classes: int) -> bool:
+    """Does every leaf give its whole weight (fraction 1.0) to one class?"""
+    fractions = tree.tree_.value[tree.tree_.children_left == -1, 0, :n_classes]
+    top = -np.sort(-fractions, axis=1)
+    return bool(np.all(top[:, 0] == 1.0) and (top.shape[1] == 1 or np.all(top[:, 1] == 0.0)))
+
+
+def _class_sums(scope: Any, container: Any, X: str, trees: Sequence[Any], n_classes: int) -> str:
+    """[N, classes]: per class, the number of trees whose leaf is of that class."""
+    flat = _FlatTrees()
+    for tree in trees:
+        arrays = _sklearn_tree(tree)
+        fractions = tree.tree_.value[:, 0, :n_classes]
+        flat.add_tree(
+            **arrays,
+            target=fractions.argmax(axis=1),
+            node_values=fractions.max(axis=1).astype(np.float64),
+        )
+    return flat.add_node(scope, container, X, n_targets=n_classes, hint="class_sums")
+
+
+def _leaf_fraction_sums(
+    scope: Any, container: Any, X: str, trees: Sequence[Any], n_classes: int
+) -> str:
+    """[N, classes]: the leaves' class fractions summed over trees (see convert_tree_classifier)."""
+    flat = _FlatTrees()
+    tables = []
+    for t, tree in enumerate(trees):
+        arrays = _sklearn_tree(tree)
+        leaves = np.flatnonzero(arrays["is_leaf"])
+        leaf_index = np.zeros(len(arrays["is_leaf"]), np.float64)
+        leaf_index[leaves] = len(flat.leaf_weights) + np.arange(len(leaves))
+        flat.add_tree(**arrays, target=t, node_values=leaf_index)
+        tables.append(tree.tree_.value[leaves, 0, :n_classes])
+    ids = flat.add_node(scope, container, X, n_targets=len(trees), hint="leaf_ids")
+    ids64 = node(scope, container, "Cast", [ids], "leaf_ids_i64", to=TensorProto.INT64)
+    table = const(scope, container, np.vstack(tables).astype(np.float64), "leaf_values")
+    per_tree = node(scope, container, "Gather", [table, ids64], "per_tree", axis=0)  # [N, T, K]
+    axes = const(scope, container, np.array([1], np.int64), "axes")
+    return node(scope, container, "ReduceSum", [per_tree, axes], "sum_trees", keepdims=0)
 
 
 def convert_tree_regressor(scope: Any, operator: Any, container: Any) -> None:

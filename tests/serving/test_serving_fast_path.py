@@ -1,0 +1,266 @@
+"""The WSGI fast path answers exactly as the Flask views do, and only when it should.
+
+serving.app._front_door answers well-formed POST /v1/predict and /invocations requests without
+Flask's request machinery and hands every other request (all errors included) to Flask. These
+tests send the same requests to an app with the fast path and one without (ServingSettings
+fast_path=False, every request through the Flask views) and require the same status, headers
+and body bytes; they also check which path answered, and that metrics count each request once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from model_builders import CATEGORICAL, NUMERIC
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from serving.app import ServingSettings, create_app
+from serving.model import ModelSchema
+from serving.outputs import OutputFormatter
+
+ROW = {NUMERIC: 40.0, CATEGORICAL: "Dream"}
+TOKEN = "s3cret-token"
+JSON = "application/json"
+
+
+def _body(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+# (description, path, body bytes, headers); bodies given as bytes so malformed ones can be sent.
+REQUESTS: list[tuple[str, str, bytes, dict[str, str]]] = [
+    ("one row", "/v1/predict", _body({"rows": [ROW]}), {}),
+    (
+        "rows with nulls, unseen and unicode categories",
+        "/v1/predict",
+        _body(
+            {"rows": [ROW, {NUMERIC: None, CATEGORICAL: None}, {NUMERIC: 1e300, CATEGORICAL: "島"}]}
+        ),
+        {},
+    ),
+    ("integer value", "/v1/predict", _body({"rows": [{NUMERIC: 41, CATEGORICAL: "Biscoe"}]}), {}),
+    (
+        "charset parameter",
+        "/v1/predict",
+        _body({"rows": [ROW]}),
+        {"Content-Type": f"{JSON}; charset=utf-8"},
+    ),
+    (
+        "upper-case media type",
+        "/v1/predict",
+        _body({"rows": [ROW]}),
+        {"Content-Type": "Application/JSON"},
+    ),
+    ("MLflow records", "/invocations", _body({"dataframe_records": [ROW, ROW]}), {}),
+    (
+        "MLflow split",
+        "/invocations",
+        _body({"dataframe_split": {"columns": [NUMERIC, CATEGORICAL], "data": [[40.0, "Dream"]]}}),
+        {},
+    ),
+    ("malformed JSON", "/v1/predict", b'{"rows": [', {}),
+    ("empty body", "/v1/predict", b"", {}),
+    ("whitespace body", "/v1/predict", b"  \n ", {}),
+    ("invalid UTF-8", "/v1/predict", b'{"rows": "\xff"}', {}),
+    ("NaN token", "/v1/predict", b'{"rows": [{"bill length (mm)": NaN, "island": "Dream"}]}', {}),
+    ("array body", "/v1/predict", _body([ROW]), {}),
+    ("unknown top-level field", "/v1/predict", _body({"rows": [ROW], "extra": 1}), {}),
+    ("missing rows", "/v1/predict", _body({}), {}),
+    ("empty batch", "/v1/predict", _body({"rows": []}), {}),
+    ("too many rows", "/v1/predict", _body({"rows": [ROW] * 6}), {}),
+    (
+        "bad rows",
+        "/v1/predict",
+        _body({"rows": [{NUMERIC: "x", CATEGORICAL: 3}, {"other": 1}, ROW]}),
+        {},
+    ),
+    ("wrong content type", "/v1/predict", _body({"rows": [ROW]}), {"Content-Type": "text/plain"}),
+    ("no content type", "/v1/predict", _body({"rows": [ROW]}), {"Content-Type": ""}),
+    ("MLflow tensor input", "/invocations", _body({"instances": [[1.0]]}), {}),
+    ("too large", "/v1/predict", _body({"rows": [ROW], "pad": "x" * 5000}), {}),
+]
+
+
+def _apps(path: Path, **settings: Any) -> tuple[Any, Any]:
+    limits = {"max_rows": 5, "max_body_bytes": 4096, **settings}
+    fast = create_app(path, ServingSettings(**limits))
+    slow = create_app(path, ServingSettings(fast_path=False, **limits))
+    return fast, slow
+
+
+def _flask_calls(app: Any) -> list[str]:
+    """Record every request that reaches Flask's request handling."""
+    calls: list[str] = []
+
+    @app.before_request
+    def seen() -> None:
+        from flask import request
+
+        calls.append(request.path)
+
+    return calls
+
+
+def _send(app: Any, path: str, data: bytes, headers: dict[str, str]) -> Any:
+    headers = {"Content-Type": JSON, **headers}
+    if headers["Content-Type"] == "":
+        del headers["Content-Type"]
+    return app.test_client().post(path, data=data, headers=headers)
+
+
+def _answer(response: Any) -> tuple[int, dict[str, str], bytes]:
+    return response.status_code, dict(response.headers), response.get_data()
+
+
+@pytest.mark.parametrize(
+    ("what", "path", "data", "headers"), REQUESTS, ids=[r[0] for r in REQUESTS]
+)
+def test_fast_path_answers_byte_for_byte_as_flask(classifier_path, what, path, data, headers):
+    fast, slow = _apps(classifier_path)
+    assert _answer(_send(fast, path, data, headers)) == _answer(_send(slow, path, data, headers))
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [None, "Bearer wrong", f"Bearer {TOKEN}", f"bearer {TOKEN}", f"Bearer {TOKEN} "],
+    ids=["none", "wrong", "right", "lower-case scheme", "trailing space"],
+)
+def test_fast_path_and_flask_agree_on_bearer_tokens(classifier_path, auth):
+    fast, slow = _apps(classifier_path, auth_token=TOKEN)
+    headers = {} if auth is None else {"Authorization": auth}
+    data = _body({"rows": [ROW]})
+    got = _answer(_send(fast, "/v1/predict", data, headers))
+    assert got == _answer(_send(slow, "/v1/predict", data, headers))
+    assert got[0] == (200 if auth == f"Bearer {TOKEN}" else 401)
+
+
+def test_regression_and_integer_labels_agree(regressor_path, int_classifier_path):
+    for path in (regressor_path, int_classifier_path):
+        fast, slow = _apps(path)
+        for route, data in [
+            ("/v1/predict", _body({"rows": [ROW, {NUMERIC: None, CATEGORICAL: None}]})),
+            ("/invocations", _body({"dataframe_records": [ROW]})),
+        ]:
+            assert _answer(_send(fast, route, data, {})) == _answer(_send(slow, route, data, {}))
+
+
+def test_a_valid_prediction_does_not_reach_flask_and_an_error_does(classifier_path):
+    fast, slow = _apps(classifier_path)
+    fast_calls, slow_calls = _flask_calls(fast), _flask_calls(slow)
+    _send(fast, "/v1/predict", _body({"rows": [ROW]}), {})
+    _send(fast, "/invocations", _body({"dataframe_records": [ROW]}), {})
+    assert fast_calls == []
+    _send(fast, "/v1/predict", _body({"rows": []}), {})
+    _send(fast, "/v1/predict", _body({"rows": [ROW]}), {"Content-Type": "text/plain"})
+    assert fast_calls == ["/v1/predict", "/v1/predict"]
+    _send(slow, "/v1/predict", _body({"rows": [ROW]}), {})
+    assert slow_calls == ["/v1/predict"]
+
+
+def test_a_body_without_content_length_goes_through_flask(classifier_path):
+    """A chunked request reaches the app with no CONTENT_LENGTH (gunicorn sets
+    wsgi.input_terminated): the fast path leaves it to Flask, which reads it to the end."""
+    fast, slow = _apps(classifier_path)
+    calls = _flask_calls(fast)
+    data = _body({"rows": [ROW]})
+    answers = []
+    for app in (fast, slow):
+        environ = EnvironBuilder(
+            path="/v1/predict", method="POST", data=data, content_type=JSON
+        ).get_environ()
+        del environ["CONTENT_LENGTH"]
+        environ["wsgi.input_terminated"] = True
+        body, status, headers = run_wsgi_app(app, environ, buffered=True)
+        answers.append((status, dict(headers), b"".join(body)))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == "200 OK"
+    assert calls == ["/v1/predict"]
+
+
+def test_metrics_count_each_request_once_on_either_path(classifier_path):
+    fast, _slow = _apps(classifier_path)
+    client = fast.test_client()
+    client.post("/v1/predict", json={"rows": [ROW, ROW]})  # fast path
+    client.post("/v1/predict", json={"rows": []})  # Flask (400)
+    client.post("/invocations", json={"dataframe_records": [ROW]})  # fast path
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'pipeport_http_requests_total{endpoint="predict",status="200"} 1' in text
+    assert 'pipeport_http_requests_total{endpoint="predict",status="400"} 1' in text
+    assert 'pipeport_http_requests_total{endpoint="invocations",status="200"} 1' in text
+    assert "pipeport_rows_predicted_total 3" in text
+    assert 'pipeport_http_request_duration_seconds_count{endpoint="predict"} 2' in text
+
+
+# -- OutputFormatter.predictions_json: the same text as json.dumps(predictions(...)) -------------
+
+
+def _schema(task: str, classes: tuple[Any, ...] = ()) -> ModelSchema:
+    outputs = (
+        {"label": "label", "probabilities": "probabilities"}
+        if task == "classification"
+        else {"prediction": "prediction"}
+    )
+    return ModelSchema(
+        name="m", version="1", task=task, inputs=(), outputs=outputs, classes=classes
+    )
+
+
+def _reference(formatter: OutputFormatter, outputs: list[np.ndarray]) -> str:
+    return json.dumps(
+        formatter.predictions(outputs), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+@pytest.mark.parametrize(
+    "classes",
+    [
+        ("Adelie", "Chinstrap", "Gentoo"),
+        ('say "hi"', "100%", "%s%r", "back\\slash", "島", "tab\there"),
+        (1, 5, 7),
+        (-3, 0),
+    ],
+    ids=["names", "awkward names", "ints", "negative ints"],
+)
+def test_classification_text_is_json_dumps_text(classes):
+    formatter = OutputFormatter(_schema("classification", classes))
+    rng = np.random.default_rng(0)
+    label_dtype = object if isinstance(classes[0], str) else np.int64
+    for n in (1, 7):
+        probabilities = rng.dirichlet(np.ones(len(classes)), size=n)
+        probabilities[0, 0] = 1e-300
+        labels = np.array([classes[i % len(classes)] for i in range(n)], dtype=label_dtype)
+        outputs = [labels, probabilities]
+        text = formatter.predictions_json(outputs)
+        assert text == _reference(formatter, outputs)
+        assert json.loads(text) == formatter.predictions(outputs)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_outputs_become_null_as_in_the_general_path(bad):
+    formatter = OutputFormatter(_schema("classification", ("a", "b")))
+    outputs = [np.array(["a", "b"], dtype=object), np.array([[0.5, 0.5], [bad, 0.5]])]
+    text = formatter.predictions_json(outputs)
+    assert text == _reference(formatter, outputs)
+    assert json.loads(text)[1]["probabilities"]["a"] is None
+    regression = OutputFormatter(_schema("regression"))
+    values = [np.array([[1.5], [bad], [-0.0]])]
+    assert regression.predictions_json(values) == _reference(regression, values)
+    assert json.loads(regression.predictions_json(values))[1]["prediction"] is None
+
+
+def test_a_label_outside_the_classes_takes_the_general_path():
+    formatter = OutputFormatter(_schema("classification", ("a", "b")))
+    outputs = [np.array(["zzz"], dtype=object), np.array([[0.25, 0.75]])]
+    assert formatter.predictions_json(outputs) == _reference(formatter, outputs)
+
+
+def test_regression_text_is_json_dumps_text():
+    formatter = OutputFormatter(_schema("regression"))
+    values = np.random.default_rng(1).normal(scale=1e6, size=(9, 1))
+    values[0, 0] = 5e-324
+    assert formatter.predictions_json([values]) == _reference(formatter, [values])
