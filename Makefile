@@ -24,6 +24,10 @@ $(VENV)/.installed: requirements/dev.lock pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.lock
 	$(PY) -m pip install --quiet --no-deps -e .
+	@# Bytecode for our own packages, as pip writes it for an installed package: an editable
+	@# install has none, and PYTHONDONTWRITEBYTECODE=1 (common in containers) stops Python
+	@# from writing it, so every `pipeport` start would compile them again (~40 ms).
+	$(PY) -m compileall -q pipeport research export serving parity_tests
 	@touch $@
 
 install: $(VENV)/.installed

@@ -15,6 +15,15 @@ from pipeport import __version__
 
 # (module, what it adds); each module defines register(subparsers) -> None.
 _STAGES = ("research.cli", "export.cli", "serving.cli", "parity_tests.cli")
+# The stage module that registers each command: `pipeport serve …` builds only the serve parser,
+# which keeps the other stages' imports out of the server's cold start.
+_STAGE_OF_COMMAND = {
+    "train": "research.cli",
+    "export": "export.cli",
+    "serve": "serving.cli",
+    "predict": "serving.cli",
+    "parity": "parity_tests.cli",
+}
 #: Packages of the research extra that a `pipeport[serve]` image does not have.
 _RESEARCH_PACKAGES = frozenset(
     {
@@ -36,7 +45,7 @@ class CLIError(Exception):
     """An error for the user: printed as one line, exit status 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(stages: Sequence[str] = _STAGES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeport",
         description=(
@@ -50,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pipeport {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module_name in _STAGES:
+    for module_name in stages:
         try:
             module = importlib.import_module(module_name)
         except ImportError:  # a stage whose package is not installed (e.g. serve-only image)
@@ -60,8 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    stage = _STAGE_OF_COMMAND.get(words[0]) if words else None
+    parser = build_parser(_STAGES if stage is None else (stage,))
+    args = parser.parse_args(words)
     try:
         result = args.run(args)
     except CLIError as exc:
