@@ -461,7 +461,7 @@ def _front_door(
         length = environ.get("CONTENT_LENGTH", "")
         if (
             (content_type != JSON and content_type.partition(";")[0].strip().lower() != JSON)
-            or not length.isdigit()
+            or not (length.isascii() and length.isdigit())
             or not 0 < int(length) <= max_body
             or (
                 expected_auth is not None
