@@ -60,7 +60,7 @@ class ServingState:
 
     def predict(self, feeds: dict[str, Any]) -> list[Any]:
         """The single `session.run` of a request."""
-        return self.model.session.run(self.formatter.onnx_names, feeds)
+        return self.model.run(self.formatter.onnx_names, feeds)
 
 
 def create_app(model_path: str | Path, settings: ServingSettings | None = None) -> Flask:

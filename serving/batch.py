@@ -80,7 +80,7 @@ def predict_file(
                         feeds = raw_rows_to_feeds(payload, schema, first_row=first_row)
                 except RowErrors as exc:
                     raise BatchError(_summarise(exc)) from None
-                outputs = model.session.run(formatter.onnx_names, feeds)
+                outputs = model.run(formatter.onnx_names, feeds)
                 rows_out = formatter.csv_rows(outputs)
                 writer.writerows([first_row + i, *values] for i, values in enumerate(rows_out))
                 total += len(rows_out)

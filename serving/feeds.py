@@ -164,6 +164,9 @@ class FeedPlan:
     string_positions: tuple[int, ...] = ()
     numeric_onnx_names: tuple[str, ...] = ()
     string_onnx_names: tuple[str, ...] = ()
+    # (raw name, converter) of the numeric and of the categorical columns, in those orders.
+    numeric_converters: tuple[tuple[str, Converter], ...] = ()
+    string_converters: tuple[tuple[str, Converter], ...] = ()
 
     @property
     def expected(self) -> str:
@@ -196,6 +199,8 @@ def feed_plan(schema: ModelSchema) -> FeedPlan:
             string_positions=tuple(j for j, column in enumerate(columns) if not column[3]),
             numeric_onnx_names=tuple(column[1] for column in columns if column[3]),
             string_onnx_names=tuple(column[1] for column in columns if not column[3]),
+            numeric_converters=tuple((column[0], column[2]) for column in columns if column[3]),
+            string_converters=tuple((column[0], column[2]) for column in columns if not column[3]),
         )
         _PLANS[schema] = plan
     return plan
@@ -217,6 +222,10 @@ def raw_rows_to_feeds(
     n = len(rows)
     names = plan.names
     width = len(plan.columns)
+    if n == 1:  # the common request: one well-formed row, without the general loop's bookkeeping
+        feeds = _one_row_feeds(rows[0], plan)
+        if feeds is not None:
+            return feeds
     values: list[list[Any]] = [[None] * n for _ in range(width)]
     errors: list[RowError] = []
     for i, row in enumerate(rows):
@@ -239,6 +248,25 @@ def raw_rows_to_feeds(
     if errors:
         raise RowErrors(errors)
     return _build_feeds(values, plan, n)
+
+
+def _one_row_feeds(row: Any, plan: FeedPlan) -> dict[str, np.ndarray] | None:
+    """Feeds for one valid row; None when anything is wrong (the general path then reports it)."""
+    if type(row) is not dict or len(row) != len(plan.columns) or not plan.names.issuperset(row):
+        return None
+    try:
+        numbers = [convert(row[name]) for name, convert in plan.numeric_converters]
+        texts = [convert(row[name]) for name, convert in plan.string_converters]
+    except _Problem:
+        return None
+    feeds: dict[str, np.ndarray] = {}
+    if numbers:
+        block = np.array(numbers, dtype=np.float64).reshape(-1, 1, 1)
+        feeds.update(zip(plan.numeric_onnx_names, block, strict=True))
+    if texts:
+        block = np.array(texts, dtype=object).reshape(-1, 1, 1)
+        feeds.update(zip(plan.string_onnx_names, block, strict=True))
+    return feeds
 
 
 def _build_feeds(values: list[list[Any]], plan: FeedPlan, n: int) -> dict[str, np.ndarray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +70,24 @@ class LoadedModel:
     size_bytes: int
     session: ort.InferenceSession
     schema: ModelSchema
+    _run: Callable[..., list[Any]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # onnxruntime's Python `run` first checks that every graph input is fed, by walking the
+        # inputs' metadata through pybind on each call: ~13 µs of a ~80 µs single-row run. Feeds
+        # built by serving.feeds always hold exactly the graph's inputs (load_model checks the
+        # metadata against the graph), so the server calls the inner session directly; the
+        # public method stays the fallback.
+        inner = getattr(self.session, "_sess", None)
+        run = getattr(inner, "run", None)
+        if callable(run):
+            object.__setattr__(self, "_run", lambda names, feeds: run(names, feeds, None))
+        else:
+            object.__setattr__(self, "_run", self.session.run)
+
+    def run(self, output_names: list[str], feeds: dict[str, Any]) -> list[Any]:
+        """`session.run(output_names, feeds)` for feeds built by serving.feeds."""
+        return self._run(output_names, feeds)
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:

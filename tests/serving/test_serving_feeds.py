@@ -144,3 +144,40 @@ def test_row_errors_message_summarises_the_first_problems(schema):
         raw_rows_to_feeds(rows, schema)
     assert len(caught.value.errors) == 8
     assert "and 3 more" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {NUMERIC: 40.0, CATEGORICAL: "Dream"},
+        {NUMERIC: None, CATEGORICAL: None},
+        {NUMERIC: 7, CATEGORICAL: "島 never seen"},
+        {NUMERIC: np.float64(2.5), CATEGORICAL: np.str_("Biscoe")},
+        {CATEGORICAL: "", NUMERIC: -0.0},  # keys in another order
+    ],
+)
+def test_one_row_takes_a_shortcut_that_builds_the_same_tensors(schema, row):
+    alone = raw_rows_to_feeds([row], schema)
+    pair = raw_rows_to_feeds([row, row], schema)
+    assert set(alone) == set(pair)
+    for name, array in alone.items():
+        assert array.shape == (1, 1) and array.dtype == pair[name].dtype
+        assert array.flags.c_contiguous
+        assert repr(array[0, 0]) == repr(pair[name][0, 0])  # NaN and -0.0 compared exactly
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {NUMERIC: "40", CATEGORICAL: "Dream"},
+        {NUMERIC: 40.0},
+        {NUMERIC: 40.0, CATEGORICAL: "Dream", "extra": 1},
+        [40.0, "Dream"],
+    ],
+)
+def test_one_bad_row_is_reported_as_in_a_batch(schema, row):
+    with pytest.raises(RowErrors) as alone:
+        raw_rows_to_feeds([row], schema)
+    with pytest.raises(RowErrors) as batch:
+        raw_rows_to_feeds([row, {NUMERIC: 1.0, CATEGORICAL: "Dream"}], schema)
+    assert alone.value.errors == batch.value.errors

@@ -69,3 +69,20 @@ def test_foreign_and_corrupt_files_are_refused(foreign_model_path, tmp_path):
     (tmp_path / "x.onnx").write_bytes(b"\x08\x07garbage")
     with pytest.raises(ModelLoadError, match="not a valid ONNX model"):
         load_model(tmp_path / "x.onnx")
+
+
+def test_model_run_returns_what_the_public_session_run_returns(classifier_path):
+    import numpy as np
+
+    from serving.feeds import raw_rows_to_feeds
+
+    model = load_model(classifier_path)
+    rows = [{NUMERIC: 40.0, CATEGORICAL: "Dream"}, {NUMERIC: None, CATEGORICAL: "Atlantis"}]
+    feeds = raw_rows_to_feeds(rows, model.schema)
+    names = list(model.schema.outputs.values())
+    ours, public = model.run(names, feeds), model.session.run(names, feeds)
+    assert len(ours) == len(public) == 2
+    for a, b in zip(ours, public, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(Exception, match="(?i)input"):  # a missing input still fails loudly
+        model.run(names, {k: v for k, v in feeds.items() if k != CATEGORICAL})
