@@ -76,6 +76,7 @@ lint: install
 
 bench: install
 	$(PY) bench/serve.py
+	$(PY) bench/inprocess.py
 
 # Re-pin every transitive dependency. The project itself is installed from this checkout by
 # `make install`, so its own line (an absolute file:// path) is dropped from the locks.

@@ -1,0 +1,268 @@
+#!/usr/bin/env python
+"""Where the time goes, in one process (no HTTP, no gunicorn): the figures behind the README's
+explanations of bench/serve.py's results.
+
+Request path (µs per single-row request, best of --repeats runs of --requests calls each):
+  - pipeport's WSGI app on POST /v1/predict, through its fast path and with the fast path off
+    (every request through the Flask view), against bench/echo_app.py (parse JSON, return a
+    constant); the WSGI apps are called directly with a prepared environ;
+  - the pieces of pipeport's path: raw_rows_to_feeds, the model's run, and both together.
+
+Batch (seconds per --batch-rows rows, one thread, median of --batch-repeats):
+  - onnxruntime: the exported graph, and its TreeEnsemble node alone (onnxruntime's profiler);
+  - skl2onnx's own float32 TreeEnsembleClassifier for the same forest, on the same rows;
+  - scikit-learn: the forest alone, and the whole pipeline.
+
+    python bench/inprocess.py [--model DIR/pipeline.onnx] [--out bench/results/inprocess.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_ARTIFACTS = ROOT / "artifacts" / "penguins-species"
+
+
+def _per_call_us(fn: Callable[[], Any], number: int, repeats: int) -> float:
+    fn()  # warm
+    return min(timeit.repeat(fn, number=number, repeat=repeats)) / number * 1e6
+
+
+def _median_s(fn: Callable[[], Any], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _first_row(holdout: Path, schema: Any) -> dict[str, Any]:
+    import csv
+
+    with open(holdout, newline="") as handle:
+        first = next(csv.DictReader(handle))
+    return {
+        spec.name: None
+        if first[spec.name] == ""
+        else float(first[spec.name])
+        if spec.kind == "numeric"
+        else first[spec.name]
+        for spec in schema.inputs
+    }
+
+
+def request_path(model_path: Path, holdout: Path, number: int, repeats: int) -> dict[str, Any]:
+    from bench.echo_app import app as echo
+    from serving.app import ServingSettings, create_app
+    from serving.feeds import raw_rows_to_feeds
+
+    fast = create_app(model_path)
+    flask_only = create_app(model_path, ServingSettings(fast_path=False))
+    model = fast.extensions["pipeport"].model
+    row = _first_row(holdout, model.schema)
+    body = json.dumps({"rows": [row]}).encode()
+
+    def call(app: Any) -> Callable[[], bytes]:
+        def once() -> bytes:
+            environ = {
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": "/v1/predict",
+                "QUERY_STRING": "",
+                "SERVER_NAME": "bench",
+                "SERVER_PORT": "80",
+                "SERVER_PROTOCOL": "HTTP/1.1",
+                "HTTP_HOST": "bench",
+                "wsgi.url_scheme": "http",
+                "CONTENT_TYPE": "application/json",
+                "CONTENT_LENGTH": str(len(body)),
+                "wsgi.input": io.BytesIO(body),
+            }
+            statuses: list[str] = []
+            result = app(environ, lambda status, headers, exc=None: statuses.append(status))
+            payload = b"".join(result)
+            if hasattr(result, "close"):
+                result.close()
+            if not statuses or not statuses[0].startswith("200"):
+                raise RuntimeError(f"{statuses}: {payload[:200]!r}")
+            return payload
+
+        return once
+
+    names = list(model.schema.outputs.values())
+    feeds = raw_rows_to_feeds([row], model.schema)
+    cases = {
+        "pipeport_fast_path": call(fast),
+        "pipeport_flask_only": call(flask_only),
+        "echo_app": call(echo),
+        "raw_rows_to_feeds": lambda: raw_rows_to_feeds([row], model.schema),
+        "model_run": lambda: model.run(names, feeds),
+        "public_session_run": lambda: model.session.run(names, feeds),
+        "feeds_and_run": lambda: model.run(names, raw_rows_to_feeds([row], model.schema)),
+    }
+    return {name: _per_call_us(fn, number, repeats) for name, fn in cases.items()}
+
+
+def batch(model_path: Path, sklearn_path: Path, holdout: Path, rows: int, repeats: int) -> Any:
+    import joblib
+    import numpy as np
+    import onnxruntime as ort
+    import pandas as pd
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    from serving.feeds import columns_to_feeds
+    from serving.model import load_model, session_options
+
+    model = load_model(model_path, threads=1)
+    schema = model.schema
+    names = list(schema.input_names)
+    sample = (
+        pd.read_csv(holdout)[names]
+        .sample(n=rows, replace=True, random_state=0)
+        .reset_index(drop=True)
+    )
+    columns: dict[str, Any] = {}
+    for spec in schema.inputs:
+        column = sample[spec.name]
+        if spec.kind == "numeric":
+            columns[spec.name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            columns[spec.name] = column.to_numpy(dtype=object, na_value="")
+    feeds = columns_to_feeds(columns, schema)
+    outputs = list(schema.outputs.values())
+
+    pipeline = joblib.load(sklearn_path)
+    forest = pipeline[-1]
+    if hasattr(forest, "n_jobs"):
+        forest.n_jobs = 1
+    features = pipeline[:-1].transform(sample)
+    features = np.asarray(features.toarray() if hasattr(features, "toarray") else features)
+
+    # The graph's own TreeEnsemble node, timed by onnxruntime's profiler over `repeats` runs.
+    options = session_options(1)
+    options.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        options.profile_file_prefix = str(Path(tmp) / "profile")
+        profiled = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        for _ in range(repeats + 1):
+            profiled.run(outputs, feeds)
+        events = json.loads(Path(profiled.end_profiling()).read_text())
+    kernel: dict[str, list[float]] = {}
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            op = event.get("args", {}).get("op_name", "?")
+            kernel.setdefault(op, []).append(event["dur"] / 1e6)
+    runs = repeats + 1
+    node_s = {op: sum(d) / runs for op, d in kernel.items()}
+
+    skl2onnx_float32 = convert_sklearn(
+        forest,
+        initial_types=[("x", FloatTensorType([None, features.shape[1]]))],
+        options={id(forest): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    plain = ort.InferenceSession(
+        skl2onnx_float32.SerializeToString(),
+        session_options(1),
+        providers=["CPUExecutionProvider"],
+    )
+    x32 = features.astype(np.float32)
+
+    result = {
+        "rows": rows,
+        "estimator": type(forest).__name__,
+        "onnxruntime_graph_s": _median_s(lambda: model.run(outputs, feeds), repeats),
+        "onnxruntime_tree_ensemble_node_s": node_s.get("TreeEnsemble"),
+        "onnxruntime_other_nodes_s": sum(v for k, v in node_s.items() if k != "TreeEnsemble"),
+        "skl2onnx_float32_tree_ensemble_classifier_s": _median_s(
+            lambda: plain.run(None, {"x": x32}), repeats
+        ),
+        "sklearn_forest_alone_s": _median_s(lambda: forest.predict_proba(features), repeats),
+        "sklearn_pipeline_s": _median_s(lambda: pipeline.predict_proba(sample), repeats),
+        "nodes_by_op_s": node_s,
+    }
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python bench/inprocess.py",
+        description="In-process costs behind bench/serve.py: per-request µs of pipeport's WSGI "
+        "app (fast path and Flask-only) vs the echo app, and where batch time goes "
+        "(onnxruntime's TreeEnsemble vs the rest, skl2onnx's float32 forest, scikit-learn).",
+    )
+    parser.add_argument("--model", type=Path, default=DEFAULT_ARTIFACTS / "pipeline.onnx")
+    parser.add_argument(
+        "--sklearn", type=Path, default=DEFAULT_ARTIFACTS / "sklearn_pipeline.joblib"
+    )
+    parser.add_argument("--holdout", type=Path, default=DEFAULT_ARTIFACTS / "holdout.csv")
+    parser.add_argument("--requests", type=int, default=2000, help="calls per timing run")
+    parser.add_argument("--repeats", type=int, default=7, help="timing runs (best is kept)")
+    parser.add_argument("--batch-rows", type=int, default=100_000)
+    parser.add_argument("--batch-repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "inprocess.json")
+    args = parser.parse_args(argv)
+    for path in (args.model, args.sklearn, args.holdout):
+        if not path.exists():
+            print(f"bench/inprocess.py: {path} missing; run `make export` first", file=sys.stderr)
+            return 2
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    print("request path…", file=sys.stderr)
+    path = request_path(args.model, args.holdout, args.requests, args.repeats)
+    print("batch…", file=sys.stderr)
+    scoring = batch(args.model, args.sklearn, args.holdout, args.batch_rows, args.batch_repeats)
+    lines = [
+        f"Single-row `POST /v1/predict`, WSGI app called in-process, best of {args.repeats} × "
+        f"{args.requests} calls:",
+        "",
+        "| what | µs per call |",
+        "|---|---:|",
+        *(f"| {name.replace('_', ' ')} | {us:.1f} |" for name, us in path.items()),
+        "",
+        f"Batch, {scoring['rows']:,} rows, one thread, median of {args.batch_repeats} "
+        f"({scoring['estimator']}):",
+        "",
+        "| what | seconds |",
+        "|---|---:|",
+    ]
+    for key in (
+        "onnxruntime_graph_s",
+        "onnxruntime_tree_ensemble_node_s",
+        "onnxruntime_other_nodes_s",
+        "skl2onnx_float32_tree_ensemble_classifier_s",
+        "sklearn_forest_alone_s",
+        "sklearn_pipeline_s",
+    ):
+        value = scoring[key]
+        shown = "n/a" if value is None else f"{value:.3f}"
+        lines.append(f"| {key.removesuffix('_s').replace('_', ' ')} | {shown} |")
+    table = "\n".join(lines)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps({"request_path_us": path, "batch": scoring, "markdown": table}, indent=2) + "\n"
+    )
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
