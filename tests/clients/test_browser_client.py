@@ -1,8 +1,8 @@
 """clients/web really runs pipeport files in onnxruntime-web (WASM) in Debian's headless Chromium.
 
 Every test here launches chromium through playwright and loads clients/web over loopback HTTP;
-none mocks it. Without chromium, playwright or clients/node_modules the tests skip on a developer
-machine and fail when CI is set.
+none mocks it. Without chromium, playwright or clients/node_modules the tests fail, naming what to
+install (`make test` installs all three).
 
 WASM and native onnxruntime differ in the last bit of some transcendental functions (Softmax's
 exp), so probabilities are compared within 1e-12; labels and tree/linear outputs are exact.
@@ -84,7 +84,7 @@ def test_wrong_type_is_refused_naming_row_and_field(model_dir: Path) -> None:
 def test_demo_page_builds_the_form_from_metadata_and_predicts(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import sync_playwright  # lazily: a missing playwright is a skip
+    from playwright.sync_api import sync_playwright  # lazily, after require() has checked it
 
     row = {"bill length (mm)": 48.25, "island": "Biscoe"}
     (expected,) = predict_with_onnxruntime(model_dir / "species.onnx", [row])
@@ -134,7 +134,7 @@ def test_demo_server_script_serves_model_and_module_mime_types(model_dir: Path) 
 def test_demo_page_loads_a_local_file_and_reports_bad_input(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import sync_playwright  # lazily: a missing playwright is a skip
+    from playwright.sync_api import sync_playwright  # lazily, after require() has checked it
 
     with serve_clients(model_dir / "mass.onnx") as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_FLAGS)

@@ -1,7 +1,7 @@
 """clients/node really runs pipeport files in onnxruntime-node and agrees with onnxruntime (Python).
 
-Every test here starts node; none mocks it. Without node or clients/node_modules the tests skip
-on a developer machine and fail when CI is set.
+Every test here starts node; none mocks it. Without node or clients/node_modules the tests fail,
+naming what to install (`make test` installs both).
 """
 
 from __future__ import annotations
