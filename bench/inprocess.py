@@ -8,6 +8,10 @@ Request path (µs per single-row request, best of --repeats runs of --requests c
     constant); the WSGI apps are called directly with a prepared environ;
   - the pieces of pipeport's path: raw_rows_to_feeds, the model's run, and both together.
 
+Cold start (ms per step of `pipeport serve` before gunicorn forks, median of --cold-runs fresh
+interpreters): starting Python, importing Flask, gunicorn, numpy, onnxruntime and pipeport's
+serving modules, loading the model, building the app.
+
 Batch (seconds per --batch-rows rows, one thread, median of --batch-repeats):
   - onnxruntime: the exported graph, and its TreeEnsemble node alone (onnxruntime's profiler);
   - skl2onnx's own float32 TreeEnsembleClassifier for the same forest, on the same rows;
@@ -203,6 +207,52 @@ def batch(model_path: Path, sklearn_path: Path, holdout: Path, rows: int, repeat
     return result
 
 
+# Run in a fresh interpreter: the steps of `pipeport serve` before gunicorn forks, in its order
+# of imports, each timed. Flask and gunicorn are what the echo app pays too.
+_COLD_START_CHILD = """
+import json, sys, time
+t = time.perf_counter
+marks = [("start", t())]
+sys.path.insert(0, sys.argv[1])
+import flask; marks.append(("import flask", t()))
+import gunicorn.app.base, gunicorn.arbiter; marks.append(("import gunicorn", t()))
+import numpy; marks.append(("import numpy", t()))
+import onnxruntime; marks.append(("import onnxruntime", t()))
+import pipeport.cli, serving.cli, serving.app, serving.v2, serving.openapi, serving.gunicorn_app
+marks.append(("import pipeport's serving modules", t()))
+from serving.model import load_model
+model = load_model(sys.argv[2]); marks.append(("load the model", t()))
+from serving.app import ServingSettings, create_app_for_model
+create_app_for_model(model, ServingSettings()); marks.append(("build the app", t()))
+print(json.dumps([(b[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])]))
+"""
+
+
+def cold_start_pieces(model_path: Path, runs: int) -> dict[str, float]:
+    """Median seconds of each step above over `runs` fresh interpreters, plus the interpreter."""
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "pipeport", "research", "export", "serving"],
+        cwd=ROOT,
+        check=True,
+    )
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        samples.setdefault("start Python (site, no imports)", []).append(time.perf_counter() - t0)
+        done = subprocess.run(
+            [sys.executable, "-c", _COLD_START_CHILD, str(ROOT), str(model_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for name, seconds in json.loads(done.stdout):
+            samples.setdefault(name, []).append(seconds)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python bench/inprocess.py",
@@ -217,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=Path, default=DEFAULT_ARTIFACTS / "holdout.csv")
     parser.add_argument("--requests", type=int, default=2000, help="calls per timing run")
     parser.add_argument("--repeats", type=int, default=7, help="timing runs (best is kept)")
+    parser.add_argument(
+        "--cold-runs", type=int, default=7, help="fresh interpreters timed (median kept)"
+    )
     parser.add_argument("--batch-rows", type=int, default=100_000)
     parser.add_argument("--batch-repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "inprocess.json")
@@ -228,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     print("request path…", file=sys.stderr)
     path = request_path(args.model, args.holdout, args.requests, args.repeats)
+    print("cold start pieces…", file=sys.stderr)
+    cold = cold_start_pieces(args.model, args.cold_runs)
     print("batch…", file=sys.stderr)
     scoring = batch(args.model, args.sklearn, args.holdout, args.batch_rows, args.batch_repeats)
     lines = [
@@ -237,6 +292,13 @@ def main(argv: list[str] | None = None) -> int:
         "| what | µs per call |",
         "|---|---:|",
         *(f"| {name.replace('_', ' ')} | {us:.1f} |" for name, us in path.items()),
+        "",
+        f"Cold start of `pipeport serve` before gunicorn forks, step by step, median of "
+        f"{args.cold_runs} fresh interpreters:",
+        "",
+        "| step | ms |",
+        "|---|---:|",
+        *(f"| {name} | {seconds * 1000:.0f} |" for name, seconds in cold.items()),
         "",
         f"Batch, {scoring['rows']:,} rows, one thread, median of {args.batch_repeats} "
         f"({scoring['estimator']}):",
@@ -258,7 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
-        json.dumps({"request_path_us": path, "batch": scoring, "markdown": table}, indent=2) + "\n"
+        json.dumps(
+            {"request_path_us": path, "cold_start_s": cold, "batch": scoring, "markdown": table},
+            indent=2,
+        )
+        + "\n"
     )
     print(table)
     return 0

@@ -30,8 +30,10 @@ def predict():  # type: ignore[no-untyped-def]
     frame = pd.DataFrame(rows)
     probabilities = pipeline.predict_proba(frame)
     predictions = [
-        {"label": classes[int(p.argmax())],
-         "probabilities": dict(zip(class_keys, p.tolist(), strict=True))}
+        {
+            "label": classes[int(p.argmax())],
+            "probabilities": dict(zip(class_keys, p.tolist(), strict=True)),
+        }
         for p in probabilities
     ]
     return jsonify({"predictions": predictions})

@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import dataclasses
 import datetime as _dt
 import http.client
 import json
@@ -197,19 +198,7 @@ class BenchSettings:
     sklearn: Path
 
     def options(self, port: int) -> dict[str, Any]:
-        base = self.gunicorn
-        settings = GunicornSettings(
-            host=HOST,
-            port=port,
-            workers=base.workers,
-            worker_class=base.worker_class,
-            threads=base.threads,
-            keepalive=base.keepalive,
-            timeout=base.timeout,
-            graceful_timeout=base.graceful_timeout,
-            access_log=False,
-        )
-        return settings.options()
+        return dataclasses.replace(self.gunicorn, host=HOST, port=port, access_log=False).options()
 
     def command(self, server: str, port: int) -> list[str]:
         g = self.gunicorn

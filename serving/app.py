@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +24,7 @@ from serving.errors import ApiError, decode_json, reject_unknown_keys, require_o
 from serving.feeds import RowError, RowErrors, raw_rows_to_feeds
 from serving.metrics import SharedMetrics
 from serving.model import LoadedModel, ModelSchema, load_model
-from serving.outputs import OutputFormatter
+from serving.outputs import OutputFormatter, to_json
 
 log = logging.getLogger("pipeport.serving")
 
@@ -86,9 +85,9 @@ def create_app_for_model(model: LoadedModel, settings: ServingSettings) -> Flask
         settings=settings,
         formatter=OutputFormatter(schema),
         metrics=SharedMetrics(ENDPOINTS),
-        model_json=_dumps(model_info),
-        metadata_json=_dumps(_metadata_document(model)).encode(),
-        openapi_json=_dumps(openapi.build_openapi(schema, settings)).encode(),
+        model_json=to_json(model_info),
+        metadata_json=to_json(_metadata_document(model)).encode(),
+        openapi_json=to_json(openapi.build_openapi(schema, settings)).encode(),
     )
     app.extensions["pipeport"] = state
     model_labels = {**model_info, "task": schema.task}
@@ -113,7 +112,7 @@ def create_app_for_model(model: LoadedModel, settings: ServingSettings) -> Flask
         rows = _mlflow_rows(body, settings.max_rows)
         feeds = _feeds(rows, schema)
         values = state.formatter.simple(state.predict(feeds))
-        return f'{{"predictions":{_dumps(values)}}}'.encode(), len(rows)
+        return f'{{"predictions":{to_json(values)}}}'.encode(), len(rows)
 
     def view(handler: Callable[[bytes], tuple[bytes, int]]) -> Callable[[], Response]:
         def answer() -> Response:
@@ -219,10 +218,6 @@ ENDPOINTS = (
     "v2_model_ready",
     "v2_infer",
 )
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _json_body() -> bytes:

@@ -30,9 +30,9 @@ class OutputFormatter:
         # For predictions_json: each class's label as JSON text (str and int labels only, so a
         # lookup cannot confuse True with 1), and the row template ("%" in a key doubled).
         self._label_json = {
-            c: _dumps(c) for c in schema.classes if type(c) is str or type(c) is int
+            c: to_json(c) for c in schema.classes if type(c) is str or type(c) is int
         }
-        keys = ",".join(_dumps(key).replace("%", "%%") + ":%r" for key in self.class_keys)
+        keys = ",".join(to_json(key).replace("%", "%%") + ":%r" for key in self.class_keys)
         self._row_template = '{"label":%s,"probabilities":{' + keys + "}}"
 
     def predictions(self, outputs: list[np.ndarray]) -> list[dict[str, Any]]:
@@ -57,7 +57,7 @@ class OutputFormatter:
             values = outputs[0].reshape(-1).tolist()
             total = sum(values)
             if total - total != 0.0:  # some value is NaN or ±inf (or the sum overflowed)
-                return _dumps(self.predictions(outputs))
+                return to_json(self.predictions(outputs))
             return "[" + ",".join([f'{{"prediction":{v!r}}}' for v in values]) + "]"
         labels = outputs[0].reshape(-1).tolist()
         probabilities = outputs[1].tolist()
@@ -68,7 +68,7 @@ class OutputFormatter:
             or not all(label in label_json for label in labels)
             or (probabilities and len(probabilities[0]) != len(self.class_keys))
         ):
-            return _dumps(self.predictions(outputs))
+            return to_json(self.predictions(outputs))
         template = self._row_template
         return (
             "["
@@ -104,7 +104,8 @@ class OutputFormatter:
         return [["" if v is None else repr(v)] for v in _finite_values(outputs[0])]
 
 
-def _dumps(value: Any) -> str:
+def to_json(value: Any) -> str:
+    """Compact JSON, non-ASCII kept, no NaN: how every /v1 and MLflow response is written."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 

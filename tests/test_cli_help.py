@@ -40,3 +40,18 @@ def test_unknown_subcommand_is_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_each_command_is_registered_by_the_stage_the_cli_builds_alone_for_it() -> None:
+    """`pipeport COMMAND` builds only _STAGE_OF_COMMAND[COMMAND]'s parser (cold start), so that
+    map must name every command the stages register, and the right stage."""
+    from pipeport import cli
+
+    def commands(parser) -> set[str]:
+        (sub,) = [a for a in parser._actions if a.dest == "command"]
+        return set(sub.choices)
+
+    everything = commands(cli.build_parser())
+    assert set(cli._STAGE_OF_COMMAND) == everything
+    for command, stage in cli._STAGE_OF_COMMAND.items():
+        assert command in commands(cli.build_parser((stage,)))

@@ -270,12 +270,15 @@ class TestAuth:
 def test_metrics_count_requests_by_endpoint_and_status(make_client, classifier_path):
     test_client = make_client(classifier_path)
     test_client.post("/v1/predict", json={"rows": [ROW, ROW]})
-    test_client.post("/v1/predict", json={"rows": []})
+    test_client.post("/v1/predict", json={"rows": []})  # an error: answered by Flask
+    test_client.post("/invocations", json={"dataframe_records": [ROW]})
     test_client.get("/nope")
     text = test_client.get("/metrics").get_data(as_text=True)
+    # Each request counted once, whether the fast path or Flask answered it.
     assert 'pipeport_http_requests_total{endpoint="predict",status="200"} 1' in text
     assert 'pipeport_http_requests_total{endpoint="predict",status="400"} 1' in text
+    assert 'pipeport_http_requests_total{endpoint="invocations",status="200"} 1' in text
     assert 'pipeport_http_requests_total{endpoint="other",status="404"} 1' in text
     assert 'pipeport_http_request_duration_seconds_count{endpoint="predict"} 2' in text
-    assert "pipeport_rows_predicted_total 2" in text
+    assert "pipeport_rows_predicted_total 3" in text
     assert 'pipeport_model_info{name="penguins-test",version="3"' in text

@@ -4,7 +4,8 @@ serving.app._front_door answers well-formed POST /v1/predict and /invocations re
 Flask's request machinery and hands every other request (all errors included) to Flask. These
 tests send the same requests to an app with the fast path and one without (ServingSettings
 fast_path=False, every request through the Flask views) and require the same status, headers
-and body bytes; they also check which path answered, and that metrics count each request once.
+and body bytes; they also check which path answered (tests/serving/test_serving_api.py checks
+that /metrics counts each request once, on either path).
 """
 
 from __future__ import annotations
@@ -180,20 +181,6 @@ def test_a_body_without_content_length_goes_through_flask(classifier_path):
     assert answers[0] == answers[1]
     assert answers[0][0] == "200 OK"
     assert calls == ["/v1/predict"]
-
-
-def test_metrics_count_each_request_once_on_either_path(classifier_path):
-    fast, _slow = _apps(classifier_path)
-    client = fast.test_client()
-    client.post("/v1/predict", json={"rows": [ROW, ROW]})  # fast path
-    client.post("/v1/predict", json={"rows": []})  # Flask (400)
-    client.post("/invocations", json={"dataframe_records": [ROW]})  # fast path
-    text = client.get("/metrics").get_data(as_text=True)
-    assert 'pipeport_http_requests_total{endpoint="predict",status="200"} 1' in text
-    assert 'pipeport_http_requests_total{endpoint="predict",status="400"} 1' in text
-    assert 'pipeport_http_requests_total{endpoint="invocations",status="200"} 1' in text
-    assert "pipeport_rows_predicted_total 3" in text
-    assert 'pipeport_http_request_duration_seconds_count{endpoint="predict"} 2' in text
 
 
 # -- OutputFormatter.predictions_json: the same text as json.dumps(predictions(...)) -------------
