@@ -27,7 +27,7 @@ $(VENV)/.installed: requirements/dev.lock pyproject.toml
 	@# Bytecode for our own packages, as pip writes it for an installed package: an editable
 	@# install has none, and PYTHONDONTWRITEBYTECODE=1 (common in containers) stops Python
 	@# from writing it, so every `pipeport` start would compile them again (~40 ms).
-	$(PY) -m compileall -q pipeport research export serving parity_tests
+	$(PY) -m compileall -q pipeport/
 	@touch $@
 
 install: $(VENV)/.installed

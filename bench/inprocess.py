@@ -74,8 +74,8 @@ def _first_row(holdout: Path, schema: Any) -> dict[str, Any]:
 
 def request_path(model_path: Path, holdout: Path, number: int, repeats: int) -> dict[str, Any]:
     from bench.echo_app import app as echo
-    from serving.app import ServingSettings, create_app
-    from serving.feeds import raw_rows_to_feeds
+    from pipeport.serving.app import ServingSettings, create_app
+    from pipeport.serving.feeds import raw_rows_to_feeds
 
     fast = create_app(model_path)
     flask_only = create_app(model_path, ServingSettings(fast_path=False))
@@ -131,8 +131,8 @@ def batch(model_path: Path, sklearn_path: Path, holdout: Path, rows: int, repeat
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
-    from serving.feeds import columns_to_feeds
-    from serving.model import load_model, session_options
+    from pipeport.serving.feeds import columns_to_feeds
+    from pipeport.serving.model import load_model, session_options
 
     model = load_model(model_path, threads=1)
     schema = model.schema
@@ -220,9 +220,9 @@ import numpy; marks.append(("import numpy", t()))
 import onnxruntime; marks.append(("import onnxruntime", t()))
 import pipeport.cli, serving.cli, serving.app, serving.v2, serving.openapi, serving.gunicorn_app
 marks.append(("import pipeport's serving modules", t()))
-from serving.model import load_model
+from pipeport.serving.model import load_model
 model = load_model(sys.argv[2]); marks.append(("load the model", t()))
-from serving.app import ServingSettings, create_app_for_model
+from pipeport.serving.app import ServingSettings, create_app_for_model
 create_app_for_model(model, ServingSettings()); marks.append(("build the app", t()))
 print(json.dumps([(b[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])]))
 """

@@ -72,7 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from serving.gunicorn_app import GunicornSettings  # noqa: E402  (argparse-light, no gunicorn run)
+from pipeport.serving.gunicorn_app import GunicornSettings  # noqa: E402  (argparse-light, no gunicorn run)
 
 HOST = "127.0.0.1"
 PIPEPORT_PACKAGES = ("pipeport", "research", "export", "serving", "parity_tests")
@@ -693,8 +693,8 @@ def bench_batch(
     import numpy as np
     import pandas as pd
 
-    from serving.feeds import columns_to_feeds, raw_rows_to_feeds
-    from serving.model import load_model
+    from pipeport.serving.feeds import columns_to_feeds, raw_rows_to_feeds
+    from pipeport.serving.model import load_model
 
     cores = len(os.sched_getaffinity(0))
     models = {
@@ -1308,7 +1308,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with open(args.holdout, newline="") as handle:
         first = next(csv.DictReader(handle))
-    from serving.model import load_model
+    from pipeport.serving.model import load_model
 
     schema = load_model(settings.model).schema
     row: dict[str, Any] = {}

@@ -65,8 +65,8 @@ def run_export(args: argparse.Namespace) -> int:
     import joblib
     import pandas as pd
 
-    from export.errors import ParityError, UnsupportedStepError
-    from export.onnx_export import read_metadata, to_onnx
+    from pipeport.export.errors import ParityError, UnsupportedStepError
+    from pipeport.export.onnx_export import read_metadata, to_onnx
 
     manifest_path = directory / "train_manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}

@@ -21,10 +21,10 @@ import pandas as pd
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
 
-from export.converters import register_converters
-from export.converters._graph import ML_DOMAIN, ML_OPSET, SKL2ONNX_ML_OPSET
-from export.errors import ParityError
-from export.parity import (
+from pipeport.export.converters import register_converters
+from pipeport.export.converters._graph import ML_DOMAIN, ML_OPSET, SKL2ONNX_ML_OPSET
+from pipeport.export.errors import ParityError
+from pipeport.export.parity import (
     ParityReport,
     compare,
     frame_to_feeds,
@@ -32,7 +32,7 @@ from export.parity import (
     onnx_outputs,
     sklearn_outputs,
 )
-from export.schema import CATEGORICAL, PipelineSchema, pipeline_schema
+from pipeport.export.schema import CATEGORICAL, PipelineSchema, pipeline_schema
 
 #: Opsets onnxruntime 1.30 runs in Python, Node.js and WASM alike.
 TARGET_OPSET = {"": 21, ML_DOMAIN: ML_OPSET}

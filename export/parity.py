@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from export.schema import CATEGORICAL, PipelineSchema, RawInput
-from research.steps import normalise_category
+from pipeport.export.schema import CATEGORICAL, PipelineSchema, RawInput
+from pipeport.research.steps import normalise_category
 
 PROBA_ATOL = 1e-6
 REGRESSION_RTOL = 1e-6

@@ -27,10 +27,10 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from export.converters.one_hot_encoder import _check_supported as check_one_hot_encoder
-from export.errors import UnsupportedStepError
-from research.estimators import ESTIMATORS
-from research.steps import MISSING_CATEGORY, MissingCategory
+from pipeport.export.converters.one_hot_encoder import _check_supported as check_one_hot_encoder
+from pipeport.export.errors import UnsupportedStepError
+from pipeport.research.estimators import ESTIMATORS
+from pipeport.research.steps import MISSING_CATEGORY, MissingCategory
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"

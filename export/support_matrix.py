@@ -59,11 +59,11 @@ def _config(task: str, estimator: str) -> dict[str, Any]:
 
 
 def estimator_rows(log: Callable[[str], None]) -> list[dict[str, Any]]:
-    from export.errors import ParityError
-    from export.onnx_export import read_metadata, to_onnx
-    from research.config import parse_config
-    from research.estimators import ESTIMATORS, TASKS
-    from research.train import train
+    from pipeport.export.errors import ParityError
+    from pipeport.export.onnx_export import read_metadata, to_onnx
+    from pipeport.research.config import parse_config
+    from pipeport.research.estimators import ESTIMATORS, TASKS
+    from pipeport.research.train import train
 
     rows = []
     for name, spec in ESTIMATORS.items():
@@ -102,7 +102,7 @@ def _penguin_pipeline(
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from research.steps import MissingCategory
+    from pipeport.research.steps import MissingCategory
 
     numeric = numeric_steps or [
         ("impute", SimpleImputer(strategy="median")),
@@ -186,7 +186,7 @@ def _unsupported_steps() -> list[tuple[str, str, Any]]:
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
-    from research.steps import MissingCategory
+    from pipeport.research.steps import MissingCategory
 
     backed = f"{TESTS}/test_export_unsupported.py"
     hgb = _penguin_pipeline(None, None)
@@ -233,8 +233,8 @@ def _unsupported_steps() -> list[tuple[str, str, Any]]:
 
 
 def step_rows(log: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from export.errors import ParityError, UnsupportedStepError
-    from export.onnx_export import read_metadata, to_onnx
+    from pipeport.export.errors import ParityError, UnsupportedStepError
+    from pipeport.export.onnx_export import read_metadata, to_onnx
 
     frame = pd.read_csv(PENGUINS)
     supported = []
@@ -374,7 +374,7 @@ def main() -> int:
         sys.path.insert(0, str(REPO))
     from threadpoolctl import threadpool_limits
 
-    from export.onnx_export import package_versions
+    from pipeport.export.onnx_export import package_versions
 
     def log(message: str) -> None:
         print(f"[support-matrix] {message}", file=sys.stderr, flush=True)

@@ -71,8 +71,8 @@ def run_parity_cli(args: argparse.Namespace) -> int:
             raise CLIError(
                 f"{directory / needed} not found; run `pipeport train` and `pipeport export` first"
             )
-    from parity_tests.harness import run_parity
-    from parity_tests.report import write_reports
+    from pipeport.parity_tests.harness import run_parity
+    from pipeport.parity_tests.report import write_reports
 
     def log(message: str) -> None:
         print(f"[parity] {message}", file=sys.stderr, flush=True)

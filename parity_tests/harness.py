@@ -28,10 +28,15 @@ import numpy as np
 import onnx
 import pandas as pd
 
-from export.onnx_export import read_metadata
-from export.parity import ParityReport, compare, sklearn_outputs
-from parity_tests.rows import edge_case_frame, frame_to_rows, property_rows, threshold_values
-from parity_tests.runtimes import RuntimeUnavailable
+from pipeport.export.onnx_export import read_metadata
+from pipeport.export.parity import ParityReport, compare, sklearn_outputs
+from pipeport.parity_tests.rows import (
+    edge_case_frame,
+    frame_to_rows,
+    property_rows,
+    threshold_values,
+)
+from pipeport.parity_tests.runtimes import RuntimeUnavailable
 
 ALL_RUNTIMES = ("sklearn", "onnxruntime", "reference", "http", "node", "browser")
 HTTP_BATCH = 500
@@ -105,8 +110,8 @@ def _session_outputs(
 
 def run_onnxruntime(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """The server's own path: serving.feeds.raw_rows_to_feeds, then one session.run."""
-    from serving.feeds import raw_rows_to_feeds
-    from serving.model import load_model
+    from pipeport.serving.feeds import raw_rows_to_feeds
+    from pipeport.serving.model import load_model
 
     loaded = load_model(model_path)
     feeds = raw_rows_to_feeds(rows, loaded.schema)
@@ -117,8 +122,8 @@ def run_reference(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, np.
     """onnx.reference: an independent implementation of every operator, in numpy."""
     from onnx.reference import ReferenceEvaluator
 
-    from serving.feeds import raw_rows_to_feeds
-    from serving.model import load_model
+    from pipeport.serving.feeds import raw_rows_to_feeds
+    from pipeport.serving.model import load_model
 
     loaded = load_model(model_path)
     model = onnx.load(str(model_path))
@@ -400,9 +405,9 @@ def _client_runtime(
     name: str, model_path: Path, rows: list[dict[str, Any]], task: str, classes: list[Any]
 ) -> dict[str, np.ndarray]:
     if name == "node":
-        from parity_tests.runtimes.node import run_node as run
+        from pipeport.parity_tests.runtimes.node import run_node as run
     else:
-        from parity_tests.runtimes.browser import run_browser as run
+        from pipeport.parity_tests.runtimes.browser import run_browser as run
     return predictions_to_arrays(run(model_path, rows), task, classes)
 
 

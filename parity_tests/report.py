@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from parity_tests.harness import ParityRun, RuntimeOutcome
+from pipeport.parity_tests.harness import ParityRun, RuntimeOutcome
 
 
 def outcome_summary(o: RuntimeOutcome) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import onnx
 import pandas as pd
 from onnx import numpy_helper
 
-from research.steps import normalise_category
+from pipeport.research.steps import normalise_category
 
 
 def frame_to_rows(frame: pd.DataFrame, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -168,7 +168,7 @@ def property_rows(inputs: list[dict[str, Any]], n: int) -> pd.DataFrame:
 
     Numeric: missing, values around and far beyond the training range, integers; categorical:
     missing, seen categories, arbitrary unicode text. The same strategies as the property tests
-    in parity_tests/test_parity_properties.py, collected here so the CLI can run them too.
+    in tests/parity/test_parity_properties.py, collected here so the CLI can run them too.
     """
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st

@@ -14,15 +14,20 @@ from collections.abc import Sequence
 from pipeport import __version__
 
 # (module, what it adds); each module defines register(subparsers) -> None.
-_STAGES = ("research.cli", "export.cli", "serving.cli", "parity_tests.cli")
+_STAGES = (
+    "pipeport.research.cli",
+    "pipeport.export.cli",
+    "pipeport.serving.cli",
+    "pipeport.parity_tests.cli",
+)
 # The stage module that registers each command: `pipeport serve …` builds only the serve parser,
 # which keeps the other stages' imports out of the server's cold start.
 _STAGE_OF_COMMAND = {
-    "train": "research.cli",
-    "export": "export.cli",
-    "serve": "serving.cli",
-    "predict": "serving.cli",
-    "parity": "parity_tests.cli",
+    "train": "pipeport.research.cli",
+    "export": "pipeport.export.cli",
+    "serve": "pipeport.serving.cli",
+    "predict": "pipeport.serving.cli",
+    "parity": "pipeport.parity_tests.cli",
 }
 #: Packages of the research extra that a `pipeport[serve]` image does not have.
 _RESEARCH_PACKAGES = frozenset(

@@ -34,9 +34,9 @@ def register(sub: Any) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from pipeport.cli import CLIError
-    from research.config import load_config
-    from research.errors import ConfigError, DataError
-    from research.train import train
+    from pipeport.research.config import load_config
+    from pipeport.research.errors import ConfigError, DataError
+    from pipeport.research.train import train
 
     started = time.perf_counter()
 

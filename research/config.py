@@ -13,8 +13,14 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from research.errors import ConfigError
-from research.estimators import ESTIMATORS, TASKS, check_params, estimator_names, valid_params
+from pipeport.research.errors import ConfigError
+from pipeport.research.estimators import (
+    ESTIMATORS,
+    TASKS,
+    check_params,
+    estimator_names,
+    valid_params,
+)
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 

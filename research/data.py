@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from research.config import DATA_SUFFIXES, TrainConfig
-from research.errors import DataError
+from pipeport.research.config import DATA_SUFFIXES, TrainConfig
+from pipeport.research.errors import DataError
 
 
 def file_sha256(path: Path) -> str:
@@ -141,7 +141,7 @@ def classification_target(target: pd.Series) -> np.ndarray:
         values = target.to_numpy(dtype=np.float64)
         if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
             return values.astype(np.int64)
-    from research.steps import normalise_category
+    from pipeport.research.steps import normalise_category
 
     return np.array([normalise_category(v) for v in target.tolist()], dtype=object)
 

@@ -20,9 +20,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from research.config import TrainConfig
-from research.estimators import make_estimator
-from research.steps import MissingCategory
+from pipeport.research.config import TrainConfig
+from pipeport.research.estimators import make_estimator
+from pipeport.research.steps import MissingCategory
 
 
 def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:

@@ -21,17 +21,17 @@ from sklearn import metrics as skm
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from research.config import TrainConfig
-from research.data import (
+from pipeport.research.config import TrainConfig
+from pipeport.research.data import (
     RawData,
     classification_target,
     is_numeric_like,
     load_training_data,
     write_source_rows,
 )
-from research.errors import DataError
-from research.pipeline import build_pipeline, build_preprocessor
-from research.steps import MISSING_CATEGORY, normalise_category
+from pipeport.research.errors import DataError
+from pipeport.research.pipeline import build_pipeline, build_preprocessor
+from pipeport.research.steps import MISSING_CATEGORY, normalise_category
 
 PIPELINE_FILE = "sklearn_pipeline.joblib"
 HOLDOUT_FILE = "holdout.csv"

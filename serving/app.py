@@ -20,11 +20,11 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
-from serving.errors import ApiError, decode_json, reject_unknown_keys, require_object
-from serving.feeds import RowError, RowErrors, raw_rows_to_feeds
-from serving.metrics import SharedMetrics
-from serving.model import LoadedModel, ModelSchema, load_model
-from serving.outputs import OutputFormatter, to_json
+from pipeport.serving.errors import ApiError, decode_json, reject_unknown_keys, require_object
+from pipeport.serving.feeds import RowError, RowErrors, raw_rows_to_feeds
+from pipeport.serving.metrics import SharedMetrics
+from pipeport.serving.model import LoadedModel, ModelSchema, load_model
+from pipeport.serving.outputs import OutputFormatter, to_json
 
 log = logging.getLogger("pipeport.serving")
 
@@ -71,7 +71,7 @@ def create_app(model_path: str | Path, settings: ServingSettings | None = None) 
 
 def create_app_for_model(model: LoadedModel, settings: ServingSettings) -> Flask:
     """Build the app around an already loaded model (lets a caller load once and fork)."""
-    from serving import openapi, v2
+    from pipeport.serving import openapi, v2
 
     schema = model.schema
     app = Flask("serving", static_folder=None)  # no static files: no /static/<path> route

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from serving.feeds import NonFiniteToken, RowErrors, columns_to_feeds, raw_rows_to_feeds
-from serving.model import LoadedModel, ModelSchema
-from serving.outputs import OutputFormatter
+from pipeport.serving.feeds import NonFiniteToken, RowErrors, columns_to_feeds, raw_rows_to_feeds
+from pipeport.serving.model import LoadedModel, ModelSchema
+from pipeport.serving.outputs import OutputFormatter
 
 MAX_REPORTED = 10
 _NAN = float("nan")

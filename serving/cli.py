@@ -165,9 +165,9 @@ def read_token(path: str) -> str:
 
 def run_serve(args: argparse.Namespace) -> int:
     from pipeport.cli import CLIError
-    from serving.app import ServingSettings, create_app_for_model
-    from serving.gunicorn_app import GunicornSettings, run_gunicorn
-    from serving.model import ModelLoadError, load_model
+    from pipeport.serving.app import ServingSettings, create_app_for_model
+    from pipeport.serving.gunicorn_app import GunicornSettings, run_gunicorn
+    from pipeport.serving.model import ModelLoadError, load_model
 
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port must be between 0 and 65535, got {args.port}")
@@ -202,11 +202,11 @@ def run_predict(args: argparse.Namespace) -> int:
     import sys
 
     from pipeport.cli import CLIError
-    from serving.batch import BatchError, predict_file
-    from serving.model import ModelLoadError, load_model
+    from pipeport.serving.batch import BatchError, predict_file
+    from pipeport.serving.model import ModelLoadError, load_model
 
     try:
-        from serving.gunicorn_app import default_workers
+        from pipeport.serving.gunicorn_app import default_workers
 
         model = load_model(args.model, threads=args.threads or default_workers())
         rows = predict_file(

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from serving.feeds import NonFiniteToken, RowError, RowErrors
+from pipeport.serving.feeds import NonFiniteToken, RowError, RowErrors
 
 DEFAULT_MAX_DETAILS = 100
 # Built once: json.loads(..., parse_constant=...) would build a decoder on every call.

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from serving.model import InputSpec, ModelSchema
+from pipeport.serving.model import InputSpec, ModelSchema
 
 _NAN = float("nan")
 

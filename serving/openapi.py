@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from serving.model import ModelSchema
+from pipeport.serving.model import ModelSchema
 
 if TYPE_CHECKING:
-    from serving.app import ServingSettings
+    from pipeport.serving.app import ServingSettings
 
 _ERROR_RESPONSES = {
     "400": "Malformed body (not JSON, not UTF-8, wrong structure, empty batch)",

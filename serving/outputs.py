@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.model import ModelSchema
+from pipeport.serving.model import ModelSchema
 
 
 class OutputFormatter:

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from flask import Flask, Response, request
 
-from serving.errors import ApiError, decode_json, reject_unknown_keys, require_object
-from serving.feeds import NonFiniteToken, RowError, RowErrors, columns_to_feeds, json_type
+from pipeport.serving.errors import ApiError, decode_json, reject_unknown_keys, require_object
+from pipeport.serving.feeds import NonFiniteToken, RowError, RowErrors, columns_to_feeds, json_type
 
 if TYPE_CHECKING:
-    from serving.app import ServingState
+    from pipeport.serving.app import ServingState
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 _NAN = float("nan")
@@ -191,7 +191,7 @@ def _read_inputs(
     inputs: Any, binary: bytes, datatypes: dict[str, str], max_rows: int
 ) -> tuple[dict[str, Any], int]:
     """Input tensors → {raw column: values in ONNX encoding}; every problem is collected."""
-    from serving.app import check_batch_size
+    from pipeport.serving.app import check_batch_size
 
     if not isinstance(inputs, list) or not inputs:
         raise ApiError(

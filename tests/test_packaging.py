@@ -45,14 +45,58 @@ def test_every_dev_lock_pin_is_exact() -> None:
 def test_research_command_on_a_serve_only_install_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import research.config
+    import pipeport.research.config
     from pipeport import cli
 
     def needs_sklearn(_path: object) -> None:
         raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
 
-    monkeypatch.setattr(research.config, "load_config", needs_sklearn)
+    monkeypatch.setattr(pipeport.research.config, "load_config", needs_sklearn)
     assert cli.main(["train", "x.toml"]) == 2
     err = capsys.readouterr().err
     assert "pip install 'pipeport[research]'" in err
     assert "Traceback" not in err
+
+
+def test_the_wheel_installs_the_pipeport_package_only(tmp_path: Path) -> None:
+    """No top-level `export`, `serving`, `research` or `parity_tests` in a user's site-packages:
+    the stage folders are linked into the pipeport package and ship under it."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("pipeport-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {
+        "pipeport",
+        wheel.name.split("-py")[0] + ".dist-info",
+    }
+    for stage in ("research", "export", "export/converters", "serving", "parity_tests"):
+        assert f"pipeport/{stage}/__init__.py" in names, stage
+
+
+def test_no_module_imports_a_stage_by_its_bare_folder_name() -> None:
+    """`import export` would load a second copy of a stage beside `pipeport.export` (two
+    converter registries, two schema types): every import goes through the pipeport package."""
+    bare = re.compile(r"^\s*(from|import)\s+(research|export|serving|parity_tests)\b", re.M)
+    offenders = [
+        str(path.relative_to(REPO))
+        for folder in (
+            "pipeport",
+            "research",
+            "export",
+            "serving",
+            "parity_tests",
+            "tests",
+            "bench",
+        )
+        for path in (REPO / folder).rglob("*.py")
+        if bare.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

@@ -12,12 +12,21 @@ from sklearn import ensemble, tree
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from export.converters import tree_ensembles as te
-from export.converters.missing_category import convert_missing_category, shape_missing_category
-from export.converters.one_hot_encoder import convert_one_hot_encoder, shape_one_hot_encoder
-from export.converters.simple_imputer import convert_simple_imputer, shape_simple_imputer
-from export.converters.standard_scaler import convert_standard_scaler, shape_standard_scaler
-from research.steps import MissingCategory
+from pipeport.export.converters import tree_ensembles as te
+from pipeport.export.converters.missing_category import (
+    convert_missing_category,
+    shape_missing_category,
+)
+from pipeport.export.converters.one_hot_encoder import (
+    convert_one_hot_encoder,
+    shape_one_hot_encoder,
+)
+from pipeport.export.converters.simple_imputer import convert_simple_imputer, shape_simple_imputer
+from pipeport.export.converters.standard_scaler import (
+    convert_standard_scaler,
+    shape_standard_scaler,
+)
+from pipeport.research.steps import MissingCategory
 
 _CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [True, False]}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from skl2onnx.common.data_types import StringTensorType
 
-from export.converters._graph import node
+from pipeport.export.converters._graph import node
 
 
 def shape_missing_category(operator: Any) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from onnx import TensorProto
 from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
 
-from export.converters._graph import ML_DOMAIN, const, node
+from pipeport.export.converters._graph import ML_DOMAIN, const, node
 
 
 def _check_supported(encoder: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
 
-from export.converters._graph import const, node
+from pipeport.export.converters._graph import const, node
 
 
 def shape_simple_imputer(operator: Any) -> None:

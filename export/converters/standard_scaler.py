@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from skl2onnx.common.data_types import DoubleTensorType
 
-from export.converters._graph import const, node
+from pipeport.export.converters._graph import const, node
 
 
 def shape_standard_scaler(operator: Any) -> None:

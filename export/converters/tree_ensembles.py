@@ -29,7 +29,7 @@ import numpy as np
 from onnx import TensorProto, numpy_helper
 from skl2onnx.common.data_types import DoubleTensorType, Int64TensorType, StringTensorType
 
-from export.converters._graph import ML_DOMAIN, const, node
+from pipeport.export.converters._graph import ML_DOMAIN, const, node
 
 
 @dataclass

@@ -22,8 +22,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from parity_tests.runtimes import RuntimeFailed, RuntimeUnavailable
-from parity_tests.runtimes.node import float_values
+from pipeport.parity_tests.runtimes import RuntimeFailed, RuntimeUnavailable
+from pipeport.parity_tests.runtimes.node import float_values
 
 CLIENTS_DIR = Path(__file__).resolve().parents[2] / "clients"
 ORT_WEB_DIST = CLIENTS_DIR / "node_modules" / "onnxruntime-web" / "dist"

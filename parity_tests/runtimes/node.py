@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from parity_tests.runtimes import RuntimeFailed, RuntimeUnavailable
+from pipeport.parity_tests.runtimes import RuntimeFailed, RuntimeUnavailable
 
 CLIENTS_DIR = Path(__file__).resolve().parents[2] / "clients"
 PREDICT_JS = CLIENTS_DIR / "node" / "predict.js"

@@ -26,8 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # `pytest` without an installed pipeport: import from the tree
     sys.path.insert(0, str(REPO_ROOT))
 
-from parity_tests.runtimes import RuntimeUnavailable  # noqa: E402
-from parity_tests.runtimes.node import node_executable  # noqa: E402
+from pipeport.parity_tests.runtimes import RuntimeUnavailable  # noqa: E402
+from pipeport.parity_tests.runtimes.node import node_executable  # noqa: E402
 
 CLIENTS_DIR = REPO_ROOT / "clients"
 

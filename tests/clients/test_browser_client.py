@@ -27,7 +27,7 @@ from clients_contract import (
     rows_for,
 )
 
-from parity_tests.runtimes.browser import (
+from pipeport.parity_tests.runtimes.browser import (
     CHROMIUM_FLAGS,
     MODEL_URL_PATH,
     check_browser_runtime,
@@ -35,7 +35,7 @@ from parity_tests.runtimes.browser import (
     run_browser,
     serve_clients,
 )
-from parity_tests.runtimes.node import RuntimeFailed
+from pipeport.parity_tests.runtimes.node import RuntimeFailed
 
 pytestmark = pytest.mark.browser
 

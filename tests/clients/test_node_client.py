@@ -26,8 +26,8 @@ from clients_contract import (
 )
 from onnx import TensorProto, helper, numpy_helper
 
-from parity_tests.runtimes import RuntimeFailed
-from parity_tests.runtimes.node import PREDICT_JS, node_executable, run_node
+from pipeport.parity_tests.runtimes import RuntimeFailed
+from pipeport.parity_tests.runtimes.node import PREDICT_JS, node_executable, run_node
 
 pytestmark = pytest.mark.node
 

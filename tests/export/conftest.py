@@ -46,7 +46,7 @@ class Trained:
 
     def exported(self) -> Any:
         if self._model is None:
-            from export.onnx_export import to_onnx
+            from pipeport.export.onnx_export import to_onnx
 
             self._model = to_onnx(
                 self.pipeline, self.holdout, "model", generated_rows=GATE_ROWS, seed=0

@@ -142,8 +142,8 @@ def train_config(
 
 def train_raw(raw: dict[str, Any], out_dir: Path) -> tuple[Any, pd.DataFrame]:
     """research.train on a config dict: (fitted pipeline, held-out rows as read_csv reads them)."""
-    from research.config import parse_config
-    from research.train import train
+    from pipeport.research.config import parse_config
+    from pipeport.research.train import train
 
     blob = json.dumps(raw, sort_keys=True).encode()
     config = parse_config(raw, out_dir / "config.toml", hashlib.sha256(blob).hexdigest())
@@ -169,7 +169,7 @@ def penguin_config(
 
 def estimator_tasks() -> list[tuple[str, str]]:
     """(estimator, task) for every estimator of the registry and every task it supports."""
-    from research.estimators import ESTIMATORS, TASKS
+    from pipeport.research.estimators import ESTIMATORS, TASKS
 
     return [
         (name, task) for name, spec in ESTIMATORS.items() for task in TASKS if spec.cls_for(task)

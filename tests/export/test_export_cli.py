@@ -174,7 +174,7 @@ def off_by_one_ulp_tree_converter(monkeypatch, tree_species):
     below the highest held-out value that goes left: the smallest change that moves a row."""
     from skl2onnx.common._registration import _converter_pool
 
-    from export.converters import register_converters
+    from pipeport.export.converters import register_converters
 
     register_converters()
     pipeline = joblib.load(tree_species / "sklearn_pipeline.joblib")

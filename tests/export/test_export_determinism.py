@@ -9,7 +9,7 @@ import sys
 import export_testkit as kit
 import pytest
 
-from export.onnx_export import to_onnx
+from pipeport.export.onnx_export import to_onnx
 
 
 @pytest.mark.parametrize(

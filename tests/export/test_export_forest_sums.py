@@ -18,7 +18,7 @@ import pytest
 from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from export.onnx_export import read_metadata, to_onnx
+from pipeport.export.onnx_export import read_metadata, to_onnx
 
 # (estimator, parameters, are all leaves pure?)
 FORESTS = {

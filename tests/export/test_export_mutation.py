@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from onnx import numpy_helper
 
-from export.onnx_export import check_parity
-from export.schema import pipeline_schema
+from pipeport.export.onnx_export import check_parity
+from pipeport.export.schema import pipeline_schema
 
 
 @pytest.fixture(scope="module")

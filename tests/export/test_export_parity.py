@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from export_testkit import GATE_ROWS
 
-from export.onnx_export import read_metadata, to_onnx
+from pipeport.export.onnx_export import read_metadata, to_onnx
 
 ESTIMATOR_TASKS = kit.estimator_tasks()
 IDS = [f"{e}-{t}" for e, t in ESTIMATOR_TASKS]

@@ -15,8 +15,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from export.onnx_export import read_metadata, to_onnx
-from research.steps import MissingCategory
+from pipeport.export.onnx_export import read_metadata, to_onnx
+from pipeport.research.steps import MissingCategory
 
 NUMERIC = kit.PENGUIN_NUMERIC
 CATEGORICAL = kit.PENGUIN_CATEGORICAL

@@ -14,9 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from export.errors import UnsupportedStepError
-from export.onnx_export import to_onnx
-from research.steps import MissingCategory
+from pipeport.export.errors import UnsupportedStepError
+from pipeport.export.onnx_export import to_onnx
+from pipeport.research.steps import MissingCategory
 
 NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
 

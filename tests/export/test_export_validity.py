@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from onnx.reference import ReferenceEvaluator
 
-from export.onnx_export import read_metadata
+from pipeport.export.onnx_export import read_metadata
 
 ESTIMATOR_TASKS = kit.estimator_tasks()
 IDS = [f"{e}-{t}" for e, t in ESTIMATOR_TASKS]

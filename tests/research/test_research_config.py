@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from research.config import load_config
-from research.errors import ConfigError
+from pipeport.research.config import load_config
+from pipeport.research.errors import ConfigError
 
 ALL_ESTIMATORS = (
     "decision_tree, elastic_net, extra_trees, gradient_boosting, hist_gradient_boosting, knn, "

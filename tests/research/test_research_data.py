@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research.config import load_config
-from research.data import load_training_data
-from research.errors import DataError
+from pipeport.research.config import load_config
+from pipeport.research.data import load_training_data
+from pipeport.research.errors import DataError
 
 
 def _load(config_path):

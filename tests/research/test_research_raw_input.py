@@ -24,9 +24,9 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from research.config import load_config
-from research.estimators import ESTIMATORS
-from research.train import HOLDOUT_FILE, PIPELINE_FILE, train
+from pipeport.research.config import load_config
+from pipeport.research.estimators import ESTIMATORS
+from pipeport.research.train import HOLDOUT_FILE, PIPELINE_FILE, train
 
 #: Small settings so that 35 pipelines train in seconds (unknown estimators get none).
 FAST_PARAMS = {

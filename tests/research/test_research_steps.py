@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research.config import load_config
-from research.steps import MISSING_CATEGORY, MissingCategory, normalise_category
-from research.train import train
+from pipeport.research.config import load_config
+from pipeport.research.steps import MISSING_CATEGORY, MissingCategory, normalise_category
+from pipeport.research.train import train
 
 
 @pytest.mark.parametrize(

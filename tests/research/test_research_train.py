@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research.config import load_config
-from research.errors import DataError
-from research.train import train
+from pipeport.research.config import load_config
+from pipeport.research.errors import DataError
+from pipeport.research.train import train
 
 STOCHASTIC = [
     ("random_forest", "classification", {"n_estimators": 5}),

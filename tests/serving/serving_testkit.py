@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import model_builders  # noqa: E402
 
-from serving.app import ServingSettings, create_app  # noqa: E402
+from pipeport.serving.app import ServingSettings, create_app  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ import pytest
 from model_builders import CATEGORICAL, CLASSES, NUMERIC, expected_classifier
 from serving_testkit import run_cli
 
-from serving.batch import BatchError, predict_file
-from serving.model import load_model
+from pipeport.serving.batch import BatchError, predict_file
+from pipeport.serving.model import load_model
 
 ROWS = [(40.0, "Dream"), (None, None), (50.5, "Biscoe"), (33.0, "Atlantis")]
 

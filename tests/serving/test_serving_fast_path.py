@@ -20,9 +20,9 @@ import pytest
 from model_builders import CATEGORICAL, NUMERIC
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from serving.app import ServingSettings, create_app
-from serving.model import ModelSchema
-from serving.outputs import OutputFormatter
+from pipeport.serving.app import ServingSettings, create_app
+from pipeport.serving.model import ModelSchema
+from pipeport.serving.outputs import OutputFormatter
 
 ROW = {NUMERIC: 40.0, CATEGORICAL: "Dream"}
 TOKEN = "s3cret-token"

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from model_builders import CATEGORICAL, NUMERIC, NUMERIC_ONNX
 
-from serving.feeds import (
+from pipeport.serving.feeds import (
     NonFiniteToken,
     RowError,
     RowErrors,
     columns_to_feeds,
     raw_rows_to_feeds,
 )
-from serving.model import load_model
+from pipeport.serving.model import load_model
 
 
 @pytest.fixture(scope="module")

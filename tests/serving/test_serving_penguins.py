@@ -8,8 +8,8 @@ import json
 import pytest
 from serving_testkit import REPO
 
-from serving.batch import predict_file
-from serving.model import load_model
+from pipeport.serving.batch import predict_file
+from pipeport.serving.model import load_model
 
 CONFIGS = ("penguins-species", "penguins-body-mass")
 

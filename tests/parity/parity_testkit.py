@@ -1,4 +1,4 @@
-"""Fixtures: bundled configs and registry estimators, trained and exported once per session."""
+"""Helpers of the parity tests: bundled configs and registry estimators, trained and exported."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import shutil
 import tomllib
 from pathlib import Path
 
-import pytest
-
 from pipeport.cli import main as pipeport
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUNDLED = sorted((REPO / "configs").glob("*.toml"))
 
 
@@ -18,12 +16,6 @@ def train_and_export(config: Path, out: Path, rows: int = 2000) -> Path:
     assert pipeport(["train", str(config), "--out", str(out), "--quiet"]) == 0
     assert pipeport(["export", str(out), "--rows", str(rows)]) == 0
     return out
-
-
-@pytest.fixture(scope="session")
-def bundled_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("bundled")
-    return {c.stem: train_and_export(c, root / c.stem) for c in BUNDLED}
 
 
 def registry_config(tmp: Path, estimator: str, task: str) -> Path:

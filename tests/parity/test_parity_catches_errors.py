@@ -10,8 +10,8 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from parity_tests.harness import run_parity
 from pipeport.cli import main as pipeport
+from pipeport.parity_tests.harness import run_parity
 
 
 def _mutated_copy(src: Path, dst: Path, mutate) -> Path:
@@ -100,8 +100,8 @@ def test_cli_exits_non_zero_on_a_perturbed_graph(
 def test_runtime_that_cannot_run_is_reported_not_run_and_fails(
     bundled_dirs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from parity_tests import harness
-    from parity_tests.runtimes import RuntimeUnavailable
+    from pipeport.parity_tests import harness
+    from pipeport.parity_tests.runtimes import RuntimeUnavailable
 
     def unavailable(*_args, **_kwargs):
         raise RuntimeUnavailable("node is not installed (simulated)")
@@ -114,7 +114,7 @@ def test_runtime_that_cannot_run_is_reported_not_run_and_fails(
 
 def test_zero_error_measure_is_exact() -> None:
     # max_ulps counts float64 steps between outputs: one nextafter step is exactly one ULP.
-    from parity_tests.harness import max_ulps
+    from pipeport.parity_tests.harness import max_ulps
 
     a = np.array([0.25, 4000.0])
     b = np.nextafter(a, np.inf)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from parity_testkit import BUNDLED, registry_config, train_and_export
 
-from parity_tests.conftest import BUNDLED, registry_config, train_and_export
-from parity_tests.harness import run_parity
-from research.estimators import ESTIMATORS, TASKS
+from pipeport.parity_tests.harness import run_parity
+from pipeport.research.estimators import ESTIMATORS, TASKS
 
 REGISTRY = [
     (name, task) for name, spec in ESTIMATORS.items() for task in TASKS if spec.cls_for(task)

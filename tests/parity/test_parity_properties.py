@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from export.onnx_export import read_metadata
-from export.parity import compare, sklearn_outputs
-from parity_tests.harness import run_onnxruntime
+from pipeport.export.onnx_export import read_metadata
+from pipeport.export.parity import compare, sklearn_outputs
+from pipeport.parity_tests.harness import run_onnxruntime
 
 
 def row_strategy(inputs: list[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
