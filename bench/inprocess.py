@@ -74,8 +74,8 @@ def _first_row(holdout: Path, schema: Any) -> dict[str, Any]:
 
 def request_path(model_path: Path, holdout: Path, number: int, repeats: int) -> dict[str, Any]:
     from bench.echo_app import app as echo
+    from pipeport.contract import raw_rows_to_feeds
     from pipeport.serving.app import ServingSettings, create_app
-    from pipeport.serving.feeds import raw_rows_to_feeds
 
     fast = create_app(model_path)
     flask_only = create_app(model_path, ServingSettings(fast_path=False))
@@ -131,7 +131,7 @@ def batch(model_path: Path, sklearn_path: Path, holdout: Path, rows: int, repeat
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
-    from pipeport.serving.feeds import columns_to_feeds
+    from pipeport.contract import columns_to_feeds
     from pipeport.serving.model import load_model, session_options
 
     model = load_model(model_path, threads=1)

@@ -693,7 +693,7 @@ def bench_batch(
     import numpy as np
     import pandas as pd
 
-    from pipeport.serving.feeds import columns_to_feeds, raw_rows_to_feeds
+    from pipeport.contract import columns_to_feeds, raw_rows_to_feeds
     from pipeport.serving.model import load_model
 
     cores = len(os.sched_getaffinity(0))

@@ -1,17 +1,5 @@
-"""Errors of the export stage."""
+"""The export stage's errors are pipeport's public ones (pipeport.errors)."""
 
-from __future__ import annotations
+from pipeport.errors import ParityError, UnsupportedStepError
 
-from typing import Any
-
-
-class UnsupportedStepError(ValueError):
-    """A pipeline step that has no exact ONNX conversion; the message says what to use instead."""
-
-
-class ParityError(RuntimeError):
-    """The ONNX graph disagrees with scikit-learn; carries the parity report."""
-
-    def __init__(self, message: str, report: Any) -> None:
-        super().__init__(message)
-        self.report = report
+__all__ = ["ParityError", "UnsupportedStepError"]

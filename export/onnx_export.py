@@ -1,46 +1,59 @@
-"""Whole fitted pipeline -> one ONNX graph, checked against scikit-learn before it is returned.
+"""A fitted pipeline -> one ONNX graph, proven equal to scikit-learn before it is returned.
 
-The graph takes one float64 [N,1] tensor per numeric raw column and one string [N,1] tensor per
-categorical raw column, and returns `label` + `probabilities` (classification) or `prediction`
-(regression). Everything a consumer needs is in metadata_props["pipeport"]
-(docs/onnx-contract.md). The same pipeline, data and package versions give byte-identical files.
+    to_onnx(pipeline, sample_raw_dataframe, name)  ->  onnx.ModelProto  (or ParityError)
+
+1. The raw columns: the pipeline's own (`feature_names_in_`), what each held in training.
+2. The graph: export.structure walks the pipeline (Pipeline, ColumnTransformer, FeatureUnion)
+   and each step's converter (export/converters/) adds its part; raw columns become inputs as
+   the steps read them (float64 [N,1] numbers, string [N,1] text).
+3. The contract: which values scikit-learn refuses per column (export.probe), written into the
+   metadata with the inputs, outputs and classes (pipeport.schema.ModelSchema).
+4. The gate: scikit-learn and onnxruntime on the sample rows and on generated raw rows (missing
+   values, unseen categories, far-out numbers, within what the contract accepts), fed through
+   the contract module exactly as the server feeds a request; labels equal, probabilities within
+   1e-6, regression within 1e-6 relative, or ParityError (unless `force`).
+
+The same pipeline, sample and package versions give a byte-identical file.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from importlib import metadata as importlib_metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pandas as pd
-from skl2onnx import convert_sklearn
-from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+from onnx import TensorProto, helper
 
-from pipeport.export.converters import register_converters
-from pipeport.export.converters._graph import ML_DOMAIN, ML_OPSET, SKL2ONNX_ML_OPSET
-from pipeport.export.errors import ParityError
+from pipeport.contract import frame_to_feeds
+from pipeport.errors import ParityError
+from pipeport.export.converters._outputs import class_values, classes_are_integers
+from pipeport.export.graph import DOUBLE, STRING, Graph, RawColumn
 from pipeport.export.parity import (
     ParityReport,
     compare,
-    frame_to_feeds,
     generate_raw_rows,
-    onnx_outputs,
     sklearn_outputs,
 )
-from pipeport.export.schema import CATEGORICAL, PipelineSchema, pipeline_schema
+from pipeport.export.probe import ColumnRules, column_rules
+from pipeport.export.raw_inputs import as_raw_frame, numeric_range, raw_columns
+from pipeport.export.structure import convert_predictor, final_estimator
+from pipeport.schema import (
+    CATEGORICAL,
+    METADATA_KEY,
+    NUMERIC,
+    InputSpec,
+    ModelSchema,
+)
 
-#: Opsets onnxruntime 1.30 runs in Python, Node.js and WASM alike.
-TARGET_OPSET = {"": 21, ML_DOMAIN: ML_OPSET}
-_CONVERSION_OPSET = {"": 21, ML_DOMAIN: SKL2ONNX_ML_OPSET}
 IR_VERSION = 10
-METADATA_KEY = "pipeport"
-FORMAT_VERSION = 1
 GENERATED_ROWS = 10_000
+_OUTPUT_NAMES = ("label", "probabilities", "prediction")
 _PACKAGES = (
     "scikit-learn",
     "skl2onnx",
@@ -63,153 +76,126 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+class Conversion:
+    """The graph of a fitted pipeline and what was learned building it (no gate, no metadata):
+    its raw columns, the columns the model receives (with their lineage) and its outputs."""
+
+    def __init__(self, pipeline: Any, sample: Any, name: str = "pipeline") -> None:
+        self.pipeline = pipeline
+        self.frame, self.names, self.by_name = as_raw_frame(pipeline, sample)
+        self.columns: list[RawColumn] = raw_columns(self.frame, self.names)
+        self.graph = Graph(self.columns)
+        for reserved in _OUTPUT_NAMES:  # internal tensors never take the outputs' names
+            self.graph.name(reserved)
+        model = final_estimator(pipeline)
+        self.task = "classification" if hasattr(model, "classes_") else "regression"
+        self.estimator = type(model).__name__
+        self.classes = list(model.classes_) if self.task == "classification" else []
+        self.outputs = convert_predictor(pipeline, self.graph.raw_cols(), self.graph, "")
+        self.used = [c for c in self.columns if c.chosen is not None]
+        self.unused = [c.name for c in self.columns if c.chosen is None]
+        self.model = self._model(name)
+
+    def _model(self, name: str) -> onnx.ModelProto:
+        g = self.graph
+        for key, tensor in self.outputs.items():
+            g.rename_output(tensor, key)
+        inputs = [
+            helper.make_tensor_value_info(c.onnx_name, c.chosen or DOUBLE, [None, 1])
+            for c in self.used
+        ]
+        if self.task == "classification":
+            label_type = TensorProto.INT64 if classes_are_integers(self.classes) else STRING
+            outputs = [
+                helper.make_tensor_value_info("label", label_type, [None]),
+                helper.make_tensor_value_info("probabilities", DOUBLE, [None, len(self.classes)]),
+            ]
+        else:
+            outputs = [helper.make_tensor_value_info("prediction", DOUBLE, [None, 1])]
+        model = g.build(_graph_name(name), inputs, outputs)
+        model.ir_version = IR_VERSION
+        model.producer_name = "pipeport"
+        model.domain = "pipeport"
+        model.model_version = 0
+        return model
+
+
 def _graph_name(name: str) -> str:
+    import re
+
     return re.sub(r"[^A-Za-z0-9_]", "_", name) or "pipeline"
 
 
-def _rename(model: onnx.ModelProto, old: str, new: str) -> None:
-    if old == new:
-        return
-    graph = model.graph
-    for n in graph.node:
-        n.input[:] = [new if i == old else i for i in n.input]
-        n.output[:] = [new if o == old else o for o in n.output]
-    for value in graph.output:
-        if value.name == old:
-            value.name = new
-
-
-def _reset_skl2onnx_counters() -> None:
-    """skl2onnx names some values from process-global counters (the KNN converter's Scan
-    subgraph: "cdistd_<n>", "UU<n>UU"), so a second conversion in one process would name them
-    differently. Reset them so the file does not depend on what was converted before."""
-    from skl2onnx.common import _topology, utils
-
-    utils._unique_index["subgraph"] = 0
-    _topology.Variable._UNIQUE_NUMBER_ = 0
-
-
-def _convert(pipeline: Any, schema: PipelineSchema, name: str) -> onnx.ModelProto:
-    register_converters()
-    _reset_skl2onnx_counters()
-    initial_types = [
-        (
-            raw.name,
-            StringTensorType([None, 1]) if raw.kind == CATEGORICAL else DoubleTensorType([None, 1]),
-        )
-        for raw in schema.inputs
-    ]
-    model = pipeline.steps[-1][1]
-    options = {id(model): {"zipmap": False}} if schema.task == "classification" else None
-    onx = convert_sklearn(
-        pipeline,
-        name=_graph_name(name),
-        initial_types=initial_types,
-        options=options,
-        target_opset=dict(_CONVERSION_OPSET),
-    )
-    outputs = [o.name for o in onx.graph.output]
-    wanted = ["label", "probabilities"] if schema.task == "classification" else ["prediction"]
-    if len(outputs) != len(wanted):
-        raise RuntimeError(f"unexpected graph outputs {outputs}, wanted {wanted}")
-    for old, new in zip(outputs, wanted, strict=True):
-        _rename(onx, old, new)
-    return onx
-
-
-def _normalise(onx: onnx.ModelProto, name: str, version: str) -> None:
-    """Make the file byte-for-byte reproducible: fixed names, sorted opsets, no timestamps."""
-    onx.ir_version = IR_VERSION
-    onx.graph.name = _graph_name(name)
-    onx.producer_name = "pipeport"
-    onx.producer_version = version
-    onx.domain = "pipeport"
-    onx.model_version = 0
-    onx.doc_string = ""
-    unknown = [o.domain for o in onx.opset_import if o.domain not in TARGET_OPSET]
-    if unknown:
-        raise RuntimeError(f"graph uses unexpected operator domains {unknown}")
-    opsets = sorted((o.domain, TARGET_OPSET[o.domain]) for o in onx.opset_import)
-    del onx.opset_import[:]
-    for domain, ver in opsets:
-        onx.opset_import.append(onnx.helper.make_opsetid(domain, ver))
-
-
-def build_metadata(
-    schema: PipelineSchema,
-    onnx_names: list[str],
-    name: str,
-    version: str,
-    parity: ParityReport,
-    forced: bool,
-    training: dict[str, Any] | None,
-    packages: dict[str, Any],
-) -> dict[str, Any]:
+def contract_schema(
+    conversion: Conversion, rules: dict[str, ColumnRules], name: str, version: str
+) -> ModelSchema:
     inputs = []
-    for raw, onnx_name in zip(schema.inputs, onnx_names, strict=True):
-        entry: dict[str, Any] = {
-            "name": raw.name,
-            "onnx_name": onnx_name,
-            "kind": raw.kind,
-            "onnx_type": "tensor(string)" if raw.kind == CATEGORICAL else "tensor(double)",
-            "missing_allowed": True,
-            "missing_value": "" if raw.kind == CATEGORICAL else "NaN",
-        }
-        if raw.kind == CATEGORICAL:
-            entry["categories"] = list(raw.categories)
-        else:
-            entry["min"], entry["max"] = raw.min, raw.max
-        inputs.append(entry)
-    meta: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "version": version,
-        "task": schema.task,
-        "estimator": schema.estimator,
-        "inputs": inputs,
-    }
-    if schema.task == "classification":
-        label_type = (
-            "tensor(int64)" if all(isinstance(c, int) for c in schema.classes) else "tensor(string)"
+    for column in conversion.used:
+        rule = rules[column.name]
+        kind = CATEGORICAL if column.chosen == STRING else NUMERIC
+        low, high = (
+            numeric_range(conversion.frame[column.name]) if kind == NUMERIC else (None, None)
         )
-        meta["outputs"] = {
-            "label": {"onnx_name": "label", "onnx_type": label_type},
-            "probabilities": {"onnx_name": "probabilities", "onnx_type": "tensor(double)"},
-        }
-        meta["classes"] = [c if isinstance(c, int) else str(c) for c in schema.classes]
+        inputs.append(
+            InputSpec(
+                name=column.name,
+                onnx_name=column.onnx_name,
+                kind=kind,
+                values=column.values,
+                dtype=column.dtype,
+                missing_allowed=rule.missing_allowed,
+                categories=rule.accepted if rule.unknown == "error" else rule.categories,
+                unknown_categories=rule.unknown,
+                min=low,
+                max=high,
+            )
+        )
+    if conversion.task == "classification":
+        outputs = {"label": "label", "probabilities": "probabilities"}
     else:
-        meta["outputs"] = {"prediction": {"onnx_name": "prediction", "onnx_type": "tensor(double)"}}
-    meta["training"] = training or {}
-    meta["packages"] = packages
-    # JSON has no Infinity/NaN (a graph that outputs NaN gives an infinite error): record null.
-    meta["parity"] = {
-        k: None if isinstance(v, float) and not math.isfinite(v) else v
-        for k, v in {**parity.summary(), "forced": forced}.items()
-    }
-    return meta
+        outputs = {"prediction": "prediction"}
+    return ModelSchema(
+        name=name,
+        version=version,
+        task=conversion.task,  # type: ignore[arg-type]
+        inputs=tuple(inputs),
+        outputs=outputs,
+        classes=tuple(class_values(conversion.classes)),
+        label_is_int=classes_are_integers(conversion.classes),
+        unused_columns=tuple(conversion.unused),
+    )
 
 
-def check_parity(
-    pipeline: Any,
-    onx: onnx.ModelProto,
-    schema: PipelineSchema,
-    frame: pd.DataFrame,
-    chunk: int = 2_000,
-) -> ParityReport:
-    """Run scikit-learn and onnxruntime on `frame` and compare (in chunks, to bound memory)."""
+def session(model: onnx.ModelProto) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(
-        onx.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    options.log_severity_level = 3
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
-    pairs = list(zip(schema.inputs, [i.name for i in session.get_inputs()], strict=True))
+
+
+def compare_with_sklearn(
+    pipeline: Any,
+    model: onnx.ModelProto,
+    frame: pd.DataFrame,
+    schema: ModelSchema | None = None,
+    chunk: int = 2_000,
+) -> ParityReport:
+    """scikit-learn and onnxruntime on the raw rows of `frame`, compared (in chunks, to bound
+    memory). The graph is fed by the contract module, as the server feeds a request."""
+    schema = schema or ModelSchema.from_metadata(read_metadata(model))
+    by_name = getattr(pipeline, "feature_names_in_", None) is not None
+    sess = session(model)
+    names = [schema.outputs[k] for k in schema.output_keys()]
     expected: dict[str, list[np.ndarray]] = {}
     actual: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
-        for key, value in sklearn_outputs(pipeline, part, schema.task).items():
+        for key, value in sklearn_outputs(pipeline, part, schema.task, by_name).items():
             expected.setdefault(key, []).append(np.asarray(value))
-        for key, value in onnx_outputs(session, frame_to_feeds(part, pairs), schema.task).items():
+        values = sess.run(names, frame_to_feeds(part, schema, first_row=start))
+        for key, value in zip(schema.output_keys(), values, strict=True):
             actual.setdefault(key, []).append(np.asarray(value))
     return compare(
         schema.task,
@@ -221,7 +207,7 @@ def check_parity(
 
 def to_onnx(
     pipeline: Any,
-    sample_raw_dataframe: pd.DataFrame,
+    sample_raw_dataframe: Any,
     name: str,
     version: str = "1",
     *,
@@ -229,48 +215,59 @@ def to_onnx(
     seed: int = 0,
     force: bool = False,
     training: dict[str, Any] | None = None,
-    schema: PipelineSchema | None = None,
 ) -> onnx.ModelProto:
     """Convert a fitted pipeline and prove it: the returned graph agrees with scikit-learn on the
     sample rows and on `generated_rows` generated raw rows, or ParityError is raised (unless
-    `force`, which records the failure in the metadata instead)."""
-    schema = schema or pipeline_schema(pipeline, sample_raw_dataframe)
-    onx = _convert(pipeline, schema, name)
-    _normalise(onx, name, version)
-    onnx_names = [i.name for i in onx.graph.input]
-    if len(onnx_names) != len(schema.inputs):
-        raise RuntimeError(f"graph has {len(onnx_names)} inputs, pipeline {len(schema.inputs)}")
-    columns = [raw.name for raw in schema.inputs]
+    `force`, which records the failure in the metadata instead). UnsupportedStepError names a
+    step that cannot be exported, why, and what to do."""
+    conversion = Conversion(pipeline, sample_raw_dataframe, name)
+    model = conversion.model
+    rules = column_rules(pipeline, conversion.frame, conversion.columns, conversion.by_name)
+    schema = contract_schema(conversion, rules, name, version)
+    sample = _admissible(conversion.frame, schema)
     frame = pd.concat(
-        [
-            sample_raw_dataframe[columns].reset_index(drop=True),
-            generate_raw_rows(schema, sample_raw_dataframe, generated_rows, seed),
-        ],
+        [sample, generate_raw_rows(conversion.frame, schema, generated_rows, seed)],
         ignore_index=True,
     )
-    report = check_parity(pipeline, onx, schema, frame)
-    meta = build_metadata(
-        schema,
-        onnx_names,
-        name,
-        version,
-        report,
-        force and not report.passed,
-        training,
-        package_versions(),
+    report = compare_with_sklearn(pipeline, model, frame, schema)
+    parity = {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v
+        for k, v in {**report.summary(), "forced": force and not report.passed}.items()
+    }
+    meta = schema.to_metadata(
+        estimator=conversion.estimator,
+        training=training or {},
+        packages=package_versions(),
+        parity=parity,
     )
-    del onx.metadata_props[:]
-    entry = onx.metadata_props.add()
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
     entry.key = METADATA_KEY
     entry.value = json.dumps(meta, sort_keys=True, ensure_ascii=False, allow_nan=False, default=str)
-    onnx.checker.check_model(onx, full_check=True)
+    onnx.checker.check_model(model, full_check=True)
     if not report.passed and not force:
         raise ParityError(report.table(), report)
-    return onx
+    return model
 
 
-def read_metadata(onx: onnx.ModelProto) -> dict[str, Any]:
-    for entry in onx.metadata_props:
+def _admissible(frame: pd.DataFrame, schema: ModelSchema) -> pd.DataFrame:
+    """The sample rows the contract accepts (a row scikit-learn would refuse is not compared)."""
+    from pipeport.errors import RawInputError
+
+    try:
+        frame_to_feeds(frame, schema)
+        return frame.reset_index(drop=True)
+    except RawInputError as exc:
+        bad = {e.row for e in exc.errors if e.row is not None}
+        return frame.iloc[[i for i in range(len(frame)) if i not in bad]].reset_index(drop=True)
+
+
+def read_metadata(model: onnx.ModelProto | str | Path) -> dict[str, Any]:
+    """The contract a pipeport ONNX file carries (docs/onnx-contract.md): inputs, kinds,
+    outputs, classes, training and parity records, as a dict."""
+    if not isinstance(model, onnx.ModelProto):
+        model = onnx.load(str(model), load_external_data=False)
+    for entry in model.metadata_props:
         if entry.key == METADATA_KEY:
             return dict(json.loads(entry.value))
     raise KeyError(f"no '{METADATA_KEY}' metadata in this ONNX model")

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeport.export.schema import CATEGORICAL, PipelineSchema, RawInput
-from pipeport.research.steps import normalise_category
+from pipeport.contract import is_missing
+from pipeport.export.raw_inputs import like
+from pipeport.schema import CATEGORICAL, NUMERIC, InputSpec, ModelSchema
 
 PROBA_ATOL = 1e-6
 REGRESSION_RTOL = 1e-6
@@ -179,73 +180,105 @@ def compare(
     return report
 
 
-def sklearn_outputs(pipeline: Any, frame: pd.DataFrame, task: str) -> dict[str, np.ndarray]:
-    if task == "classification":
-        return {"label": pipeline.predict(frame), "probabilities": pipeline.predict_proba(frame)}
-    return {"prediction": pipeline.predict(frame)}
-
-
-def frame_to_feeds(
-    frame: pd.DataFrame, inputs: list[tuple[RawInput, str]]
+def sklearn_outputs(
+    pipeline: Any, frame: pd.DataFrame, task: str, by_name: bool = True
 ) -> dict[str, np.ndarray]:
-    """Raw DataFrame columns -> ONNX feeds, as the contract says (NaN / "" for missing)."""
-    feeds: dict[str, np.ndarray] = {}
-    for raw, onnx_name in inputs:
-        series = frame[raw.name]
-        if raw.kind == CATEGORICAL:
-            values = np.array([normalise_category(v) for v in series.tolist()], dtype=object)
-        else:
-            values = pd.to_numeric(series.astype(object).where(series.notna(), np.nan)).to_numpy(
-                np.float64
-            )
-        feeds[onnx_name] = values.reshape(-1, 1)
-    return feeds
+    """scikit-learn's outputs on raw rows (a DataFrame, or its array for a pipeline fitted on
+    one)."""
+    X = frame if by_name else frame.to_numpy()
+    if task == "classification":
+        return {"label": pipeline.predict(X), "probabilities": pipeline.predict_proba(X)}
+    return {"prediction": np.asarray(pipeline.predict(X)).reshape(-1)}
 
 
-def onnx_outputs(session: Any, feeds: dict[str, np.ndarray], task: str) -> dict[str, np.ndarray]:
-    names = ["label", "probabilities"] if task == "classification" else ["prediction"]
-    values = session.run(names, feeds)
-    return dict(zip(names, values, strict=True))
+def raw_value_of(key: Any, spec: InputSpec) -> Any:
+    """A raw value (as a DataFrame holds it) whose contract encoding is `key`."""
+    if spec.kind == CATEGORICAL:
+        if spec.values == "numbers":
+            number = float(key)
+            return int(number) if number.is_integer() else number
+        if spec.values == "booleans":
+            return key == "True"
+        return key
+    if spec.values == "booleans":
+        return bool(key)
+    number = float(key)
+    return int(number) if number.is_integer() and "int" in spec.dtype else number
 
 
-def generate_raw_rows(
-    schema: PipelineSchema, sample: pd.DataFrame, n: int, seed: int
-) -> pd.DataFrame:
-    """n raw rows that stress the graph: values drawn from the sample, missing values in every
-    column, categories never seen in training, and numbers far outside the training range."""
+def generate_raw_rows(sample: pd.DataFrame, schema: ModelSchema, n: int, seed: int) -> pd.DataFrame:
+    """n raw rows that stress the graph, within what the contract accepts: values drawn from the
+    sample and from the learned categories, missing values, categories never seen in training
+    and numbers far outside the training range, each only where the pipeline accepts it. Every
+    raw column of the sample gets values (columns the pipeline does not read are resampled)."""
     rng = np.random.default_rng(seed)
+    specs = {spec.name: spec for spec in schema.inputs}
     columns: dict[str, Any] = {}
-    for raw in schema.inputs:
-        base = sample[raw.name] if raw.name in sample else pd.Series(dtype=object)
-        observed = base.dropna().tolist()
-        draw = rng.random(n)
-        if raw.kind == CATEGORICAL:
-            seen = list(raw.categories) or ["a"]
-            values: list[Any] = []
-            for i in range(n):
-                if draw[i] < 0.10:
-                    values.append(np.nan)
-                elif draw[i] < 0.18:
-                    values.append(f"unseen-{raw.name}-{rng.integers(0, 5)}")
-                elif draw[i] < 0.55 and observed:
-                    values.append(observed[rng.integers(0, len(observed))])  # raw form: 3, True
-                else:
-                    values.append(seen[rng.integers(0, len(seen))])
-            columns[raw.name] = pd.Series(values, dtype=object)
+    for name in sample.columns:
+        observed = [v for v in sample[name].tolist() if not is_missing(v)]
+        spec = specs.get(name)
+        if spec is None:
+            picks = rng.integers(0, len(observed), n) if observed else None
+            values: list[Any] = [observed[i] for i in picks] if picks is not None else [np.nan] * n
+        elif spec.kind == CATEGORICAL or spec.categories or spec.values == "booleans":
+            values = _categories(spec, observed, rng, n)
         else:
-            numbers = pd.to_numeric(pd.Series(observed, dtype=object), errors="coerce").dropna()
-            numbers = numbers.to_numpy(np.float64) if len(numbers) else np.array([0.0])
-            lo = raw.min if raw.min is not None else float(numbers.min())
-            hi = raw.max if raw.max is not None else float(numbers.max())
-            span = max(hi - lo, 1.0)
-            out = numbers[rng.integers(0, len(numbers), n)].copy()
-            jitter = draw < 0.45
-            out[jitter] = rng.uniform(lo - 0.1 * span, hi + 0.1 * span, int(jitter.sum()))
-            far = (draw >= 0.45) & (draw < 0.53)
-            out[far] = (
-                rng.choice([-1, 1], int(far.sum())) * rng.uniform(10, 1000, int(far.sum())) * span
-            )
-            out[(draw >= 0.53) & (draw < 0.56)] = 0.0
-            out[draw >= 0.90] = np.nan
-            columns[raw.name] = out
+            values = _numbers(spec, observed, rng, n)
+        columns[name] = like(values, sample[name])
     return pd.DataFrame(columns)
+
+
+def _categories(
+    spec: InputSpec, observed: list[Any], rng: np.random.Generator, n: int
+) -> list[Any]:
+    """Learned categories, raw sample values, unseen values and missing values (where accepted);
+    a numeric column that is also read as a number gets numbers around its range too."""
+    known = [raw_value_of(k, spec) for k in spec.categories]
+    if spec.values == "booleans":
+        known = known or [False, True]
+    refuses = spec.unknown_categories == "error"
+    pool = known if refuses else (known + observed if observed else known)
+    pool = pool or observed or ["a"]
+    unseen = _unseen_values(spec, known, rng)
+    draw = rng.random(n)
+    out: list[Any] = []
+    numbers = _numbers(spec, observed, rng, n) if spec.kind == NUMERIC and not refuses else None
+    for i in range(n):
+        if draw[i] < 0.10 and spec.missing_allowed:
+            out.append(np.nan)
+        elif draw[i] < 0.18 and not refuses and unseen:
+            out.append(unseen[int(rng.integers(0, len(unseen)))])
+        elif draw[i] < 0.30 and numbers is not None and spec.values == "numbers":
+            value = numbers[i]
+            out.append(value if not (isinstance(value, float) and math.isnan(value)) else pool[0])
+        else:
+            out.append(pool[int(rng.integers(0, len(pool)))])
+    return out
+
+
+def _unseen_values(spec: InputSpec, known: list[Any], rng: np.random.Generator) -> list[Any]:
+    if spec.values == "text":
+        return [f"unseen-{spec.name}-{k}" for k in range(5)]
+    if spec.values == "booleans":
+        return [b for b in (False, True) if b not in known]
+    numbers = [float(v) for v in known] or [0.0]
+    top = max(numbers)
+    return [top + 1.0, top + 2.5, min(numbers) - 1.0, top + 1000.0]
+
+
+def _numbers(spec: InputSpec, observed: list[Any], rng: np.random.Generator, n: int) -> list[Any]:
+    numbers = pd.to_numeric(pd.Series(observed, dtype=object), errors="coerce").dropna()
+    pool = numbers.to_numpy(np.float64) if len(numbers) else np.array([0.0])
+    lo = spec.min if spec.min is not None else float(pool.min())
+    hi = spec.max if spec.max is not None else float(pool.max())
+    span = max(hi - lo, 1.0)
+    draw = rng.random(n)
+    out = pool[rng.integers(0, len(pool), n)].copy()
+    jitter = draw < 0.45
+    out[jitter] = rng.uniform(lo - 0.1 * span, hi + 0.1 * span, int(jitter.sum()))
+    far = (draw >= 0.45) & (draw < 0.53)
+    out[far] = rng.choice([-1, 1], int(far.sum())) * rng.uniform(10, 1000, int(far.sum())) * span
+    out[(draw >= 0.53) & (draw < 0.56)] = 0.0
+    if spec.missing_allowed:
+        out[draw >= 0.90] = np.nan
+    return out.tolist()

@@ -110,7 +110,7 @@ def _session_outputs(
 
 def run_onnxruntime(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """The server's own path: serving.feeds.raw_rows_to_feeds, then one session.run."""
-    from pipeport.serving.feeds import raw_rows_to_feeds
+    from pipeport.contract import raw_rows_to_feeds
     from pipeport.serving.model import load_model
 
     loaded = load_model(model_path)
@@ -122,7 +122,7 @@ def run_reference(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, np.
     """onnx.reference: an independent implementation of every operator, in numpy."""
     from onnx.reference import ReferenceEvaluator
 
-    from pipeport.serving.feeds import raw_rows_to_feeds
+    from pipeport.contract import raw_rows_to_feeds
     from pipeport.serving.model import load_model
 
     loaded = load_model(model_path)

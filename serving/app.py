@@ -20,8 +20,8 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
+from pipeport.contract import RawInputError, RowError, raw_rows_to_feeds
 from pipeport.serving.errors import ApiError, decode_json, reject_unknown_keys, require_object
-from pipeport.serving.feeds import RowError, RowErrors, raw_rows_to_feeds
 from pipeport.serving.metrics import SharedMetrics
 from pipeport.serving.model import LoadedModel, ModelSchema, load_model
 from pipeport.serving.outputs import OutputFormatter, to_json
@@ -262,7 +262,7 @@ def check_batch_size(n: int, max_rows: int) -> None:
 def _feeds(rows: list[Any], schema: ModelSchema) -> dict[str, Any]:
     try:
         return raw_rows_to_feeds(rows, schema)
-    except RowErrors as exc:
+    except RawInputError as exc:
         raise ApiError.from_row_errors(exc) from None
 
 
@@ -313,7 +313,7 @@ def _mlflow_rows(body: dict[str, Any], max_rows: int) -> list[Any]:
             continue
         rows.append(dict(zip(columns, values, strict=True)))
     if errors:
-        raise ApiError.from_row_errors(RowErrors(errors))
+        raise ApiError.from_row_errors(RawInputError(errors))
     return rows
 
 

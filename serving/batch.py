@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from pipeport.serving.feeds import NonFiniteToken, RowErrors, columns_to_feeds, raw_rows_to_feeds
+from pipeport.contract import (
+    NonFiniteToken,
+    RawInputError,
+    columns_to_feeds,
+    csv_cell_reader,
+    raw_rows_to_feeds,
+)
 from pipeport.serving.model import LoadedModel, ModelSchema
 from pipeport.serving.outputs import OutputFormatter
 
@@ -78,7 +83,7 @@ def predict_file(
                         feeds = columns_to_feeds(payload, schema, first_row=first_row)
                     else:
                         feeds = raw_rows_to_feeds(payload, schema, first_row=first_row)
-                except RowErrors as exc:
+                except RawInputError as exc:
                     raise BatchError(_summarise(exc)) from None
                 outputs = model.run(formatter.onnx_names, feeds)
                 rows_out = formatter.csv_rows(outputs)
@@ -94,7 +99,7 @@ def predict_file(
     return total
 
 
-def _summarise(exc: RowErrors) -> str:
+def _summarise(exc: RawInputError) -> str:
     shown = [_where(e.row, e.field) + e.problem for e in exc.errors[:MAX_REPORTED]]
     more = len(exc.errors) - len(shown)
     return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
@@ -111,7 +116,7 @@ def _check_columns(names: list[str], schema: ModelSchema, ignore_unknown: bool) 
     expected = schema.input_names
     duplicates = sorted({n for n in names if names.count(n) > 1})
     missing = [n for n in expected if n not in names]
-    unknown = [n for n in names if n not in expected]
+    unknown = [n for n in names if n not in expected and n not in schema.unused_columns]
     problems = []
     if duplicates:
         problems.append(f"duplicate columns {duplicates}")
@@ -135,9 +140,9 @@ def _csv_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool) 
             raise BatchError(f"{path.name}: cannot read the header: {exc}") from None
         _check_columns(header, schema, ignore)
         plan = [
-            (spec.name, header.index(spec.name), spec.kind == "numeric") for spec in schema.inputs
+            (spec.name, header.index(spec.name), csv_cell_reader(spec)) for spec in schema.inputs
         ]
-        columns: Columns = {name: [] for name, _position, _numeric in plan}
+        columns: Columns = {name: [] for name, _position, _read in plan}
         count = 0
         first = 0
         index = 0
@@ -169,65 +174,22 @@ def _csv_chunks(path: Path, schema: ModelSchema, chunk_size: int, ignore: bool) 
             yield first, columns, 1.0
 
 
-#: What pandas.read_csv reads as missing (its default na_values): the training data was read that
-#: way, so "NA" in a categorical column was a missing value then and must not become a category
-#: here.
-_MISSING_TEXT = frozenset(
-    {
-        "",
-        "#N/A",
-        "#N/A N/A",
-        "#NA",
-        "-1.#IND",
-        "-1.#QNAN",
-        "-NaN",
-        "-nan",
-        "1.#IND",
-        "1.#QNAN",
-        "<NA>",
-        "N/A",
-        "NA",
-        "NULL",
-        "NaN",
-        "None",
-        "n/a",
-        "nan",
-        "null",
-    }
-)
-
-#: What pandas.read_csv reads as booleans (its defaults). A boolean column used as a numeric
-#: feature was 1.0/0.0 to scikit-learn in training, so the same file must score here.
-_BOOLEAN_TEXT = {"True": 1.0, "TRUE": 1.0, "true": 1.0, "False": 0.0, "FALSE": 0.0, "false": 0.0}
-
-
 def _csv_row(
     record: list[str],
-    plan: list[tuple[str, int, bool]],
+    plan: list[tuple[str, int, Callable[[str], Any]]],
     index: int,
     errors: list[str],
     columns: Columns,
 ) -> None:
-    """Append one CSV record to `columns`, in the graph's encoding (NaN / "" for missing)."""
-    for name, position, numeric in plan:
-        text = record[position]
-        if text in _MISSING_TEXT:
-            columns[name].append(_NAN if numeric else "")
-        elif numeric:
-            try:
-                value = _BOOLEAN_TEXT[text] if text in _BOOLEAN_TEXT else float(text)
-            except ValueError:
-                errors.append(f"row {index}, column {name!r}: {text!r} is not a number")
-                value = None
-            if value is not None and not math.isfinite(value):
-                errors.append(
-                    f"row {index}, column {name!r}: {text!r} is not a finite number "
-                    "(leave the field empty for a missing value)"
-                )
-                value = None
-            columns[name].append(_NAN if value is None else value)
-        else:
-            columns[name].append(text)
+    """Append one CSV record to `columns`, in the graph's encoding (NaN / "" for missing), each
+    cell read by the contract's reader for its column (pipeport.contract.csv_cell_reader)."""
+    for name, position, read in plan:
+        try:
+            value = read(record[position])
+        except ValueError as exc:
+            errors.append(f"row {index}, column {name!r}: {exc}")
+            value = _NAN
+        columns[name].append(value)
 
 
 def _raise_if(errors: list[str]) -> None:

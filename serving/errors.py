@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pipeport.serving.feeds import NonFiniteToken, RowError, RowErrors
+from pipeport.contract import NonFiniteToken, RawInputError, RowError
 
 DEFAULT_MAX_DETAILS = 100
 # Built once: json.loads(..., parse_constant=...) would build a decoder on every call.
@@ -37,7 +37,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     @classmethod
-    def from_row_errors(cls, exc: RowErrors) -> ApiError:
+    def from_row_errors(cls, exc: RawInputError) -> ApiError:
         count = len(exc.errors)
         rows = {e.row for e in exc.errors if e.row is not None}
         where = f" in {len(rows)} row{'s' if len(rows) != 1 else ''}" if rows else ""
@@ -60,7 +60,7 @@ class ApiError(Exception):
         if len(self.details) > len(shown):
             error["details_omitted"] = len(self.details) - len(shown)
         if oip:
-            summary = str(RowErrors(self.details)) if self.details else ""
+            summary = str(RawInputError(self.details)) if self.details else ""
             text = f"{self.message}: {summary}" if summary else self.message
             return json.dumps(
                 {"error": text, **{k: v for k, v in error.items() if k != "message"}},

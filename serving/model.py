@@ -8,57 +8,24 @@ A file that is missing, corrupt or not ours raises `ModelLoadError` with a one-l
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import onnxruntime as ort
 
-METADATA_KEY = "pipeport"
-SUPPORTED_FORMAT_VERSIONS = (1,)
-
-Kind = Literal["numeric", "categorical"]
-_ONNX_TYPE_BY_KIND = {"numeric": "tensor(double)", "categorical": "tensor(string)"}
+from pipeport.schema import (
+    METADATA_KEY,
+    ONNX_TYPE_OF_KIND,
+    InputSpec,
+    MetadataError,
+    ModelSchema,
+)
 
 
 class ModelLoadError(Exception):
     """The model file cannot be served; the message is one line naming the file and the fix."""
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One raw column and the ONNX input it is fed to."""
-
-    name: str
-    onnx_name: str
-    kind: Kind
-    missing_allowed: bool = True
-    categories: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, eq=False)
-class ModelSchema:
-    """What the pipeport metadata says about the graph, typed and checked against the session.
-
-    Compared and hashed by identity (eq=False), so per-schema work compiled at load (validators,
-    formatters) can be cached against it.
-    """
-
-    name: str
-    version: str
-    task: Literal["classification", "regression"]
-    inputs: tuple[InputSpec, ...]
-    # Output key ("label", "probabilities" or "prediction") -> ONNX output name.
-    outputs: dict[str, str]
-    classes: tuple[str | int, ...] = ()
-    label_is_int: bool = False
-    metadata: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def input_names(self) -> tuple[str, ...]:
-        return tuple(spec.name for spec in self.inputs)
 
 
 @dataclass(frozen=True)
@@ -140,66 +107,11 @@ def load_model(path: str | Path, threads: int = 1) -> LoadedModel:
 def parse_metadata(raw: str, session: ort.InferenceSession, source: str) -> ModelSchema:
     """Turn the metadata JSON into a `ModelSchema`, checking it against the session's graph."""
     try:
-        meta = json.loads(raw)
-    except ValueError:
-        raise ModelLoadError(f"{source}: '{METADATA_KEY}' metadata is not valid JSON") from None
-    if not isinstance(meta, dict):
-        raise ModelLoadError(f"{source}: '{METADATA_KEY}' metadata is not a JSON object")
-    fmt = meta.get("format_version")
-    if fmt not in SUPPORTED_FORMAT_VERSIONS:
-        raise ModelLoadError(
-            f"{source}: metadata format_version {fmt!r} is not supported by this server "
-            f"(supported: {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}); upgrade pipeport"
-        )
-    try:
-        task = meta["task"]
-        if task not in ("classification", "regression"):
-            raise ModelLoadError(f"{source}: unknown task {task!r} in metadata")
-        inputs = tuple(_parse_input(entry) for entry in meta["inputs"])
-        outputs = {key: str(value["onnx_name"]) for key, value in meta["outputs"].items()}
-        classes = tuple(meta.get("classes") or ())
-        name, version = str(meta["name"]), str(meta["version"])
-    except ModelLoadError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ModelLoadError(f"{source}: malformed '{METADATA_KEY}' metadata ({exc!r})") from None
-
-    expected_outputs = {"label", "probabilities"} if task == "classification" else {"prediction"}
-    if set(outputs) != expected_outputs:
-        raise ModelLoadError(
-            f"{source}: metadata outputs {sorted(outputs)} do not match task {task!r} "
-            f"(expected {sorted(expected_outputs)})"
-        )
-    label_is_int = False
-    if task == "classification":
-        if not classes:
-            raise ModelLoadError(f"{source}: a classification model needs 'classes' in metadata")
-        label_type = meta["outputs"]["label"].get("onnx_type", "tensor(string)")
-        label_is_int = label_type == "tensor(int64)"
-    _check_against_session(inputs, outputs, session, source)
-    return ModelSchema(
-        name=name,
-        version=version,
-        task=task,
-        inputs=inputs,
-        outputs=outputs,
-        classes=classes,
-        label_is_int=label_is_int,
-        metadata=meta,
-    )
-
-
-def _parse_input(entry: dict[str, Any]) -> InputSpec:
-    kind = entry["kind"]
-    if kind not in _ONNX_TYPE_BY_KIND:
-        raise ValueError(f"input {entry.get('name')!r} has unknown kind {kind!r}")
-    return InputSpec(
-        name=str(entry["name"]),
-        onnx_name=str(entry["onnx_name"]),
-        kind=kind,
-        missing_allowed=bool(entry.get("missing_allowed", True)),
-        categories=tuple(str(c) for c in entry.get("categories") or ()),
-    )
+        schema = ModelSchema.from_metadata(raw, source)
+    except MetadataError as exc:
+        raise ModelLoadError(str(exc)) from None
+    _check_against_session(schema.inputs, schema.outputs, session, source)
+    return schema
 
 
 def _check_against_session(
@@ -217,7 +129,7 @@ def _check_against_session(
                 f"{source}: metadata input {spec.name!r} names ONNX input "
                 f"{spec.onnx_name!r}, which the graph does not have"
             )
-        if actual != _ONNX_TYPE_BY_KIND[spec.kind]:
+        if actual != ONNX_TYPE_OF_KIND[spec.kind]:
             raise ModelLoadError(
                 f"{source}: input {spec.name!r} is {spec.kind} but the graph takes {actual}"
             )

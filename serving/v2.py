@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from flask import Flask, Response, request
 
+from pipeport.contract import NonFiniteToken, RawInputError, RowError, columns_to_feeds, json_type
 from pipeport.serving.errors import ApiError, decode_json, reject_unknown_keys, require_object
-from pipeport.serving.feeds import NonFiniteToken, RowError, RowErrors, columns_to_feeds, json_type
 
 if TYPE_CHECKING:
     from pipeport.serving.app import ServingState
@@ -101,7 +101,7 @@ def register(app: Flask, state: ServingState) -> None:
         columns, n = _read_inputs(body.get("inputs"), binary, datatypes, state.settings.max_rows)
         try:
             feeds = columns_to_feeds(columns, schema)
-        except RowErrors as exc:
+        except RawInputError as exc:
             raise ApiError.from_row_errors(exc) from None
         wanted = _requested_outputs(body, output_types)
         results = dict(zip(state.formatter.output_keys, state.predict(feeds), strict=True))

@@ -6,11 +6,18 @@
  * The runtime-specific part (where the bytes come from, which `ort` package) stays outside; this
  * file only needs an `ort.Tensor` constructor and an InferenceSession-like object.
  *
- * Contract: docs/onnx-contract.md. A row is a JSON object keyed by raw column names.
- *   numeric column     -> JSON number or null  -> float64 tensor [N, 1], null as NaN
- *   categorical column -> JSON string or null  -> string tensor  [N, 1], null as "" (the sentinel)
- * A missing key, an unknown key, a wrong JSON type or a non-finite number is a PipeportInputError
- * naming the row (0-based index in the list given) and the field.
+ * Contract: docs/onnx-contract.md; the Python side is pipeport/contract.py, and
+ * tests/fixtures/contract_cases.json (written by hand) proves that both accept, refuse and encode
+ * the same rows the same way. A row is a JSON object keyed by raw column names.
+ *   numeric column     -> number or null -> float64 tensor [N, 1], null as NaN; also true/false
+ *                         (1/0) where the training column held booleans (input.values "booleans")
+ *   categorical column -> string, number, boolean or null -> string tensor [N, 1]: a number or a
+ *                         boolean is normalised as training normalised it (3 -> "3", 2.5 -> "2.5",
+ *                         true -> "True"), null (and "") as "" (the missing-value sentinel)
+ * A missing key, an unknown key (other than the model's unused_columns), a wrong JSON type, a
+ * non-finite number, a missing value where the model refuses one (missing_allowed false) and an
+ * unseen value where it refuses them (unknown_categories "error") are a PipeportInputError
+ * naming the row (0-based index in the list given), the field and the value.
  *
  * UMD: `require('../common/raw-rows.js')` in Node.js, or a <script> tag in a browser, which
  * defines `window.PipeportRawRows`. No dependencies.
@@ -25,7 +32,7 @@
   'use strict';
 
   const METADATA_KEY = 'pipeport';
-  const SUPPORTED_FORMAT_VERSION = 1;
+  const SUPPORTED_FORMAT_VERSIONS = [1, 2];
   const CATEGORICAL_MISSING = '';
   const DEFAULT_BATCH_SIZE = 1024;
 
@@ -77,10 +84,10 @@
     } catch (err) {
       throw new PipeportModelError(`metadata "${METADATA_KEY}" is not valid JSON: ${err.message}`);
     }
-    if (schema.format_version !== SUPPORTED_FORMAT_VERSION) {
+    if (!SUPPORTED_FORMAT_VERSIONS.includes(schema.format_version)) {
       throw new PipeportModelError(
         `metadata format_version ${schema.format_version} is not supported by this client ` +
-          `(it reads version ${SUPPORTED_FORMAT_VERSION}); use a matching pipeport client`,
+          `(it reads versions ${SUPPORTED_FORMAT_VERSIONS.join(', ')}); use a matching pipeport client`,
       );
     }
     if (!Array.isArray(schema.inputs) || schema.inputs.length === 0) {
@@ -143,76 +150,165 @@
   }
 
   /**
-   * Check every row against the schema. Throws PipeportInputError for the first bad one.
+   * Python's repr() of a float that is not a whole number: the shortest digits that round-trip
+   * (as JavaScript's own), laid out as Python lays them out (1e-05, not 1e-5 or 0.00001).
+   */
+  function pythonFloatRepr(x) {
+    const [mantissa, exponentText] = x.toExponential().split('e');
+    const exponent = Number(exponentText);
+    const negative = mantissa.startsWith('-');
+    const digits = mantissa.replace('-', '').replace('.', '');
+    const sign = negative ? '-' : '';
+    if (exponent >= -4 && exponent < 16) {
+      if (exponent >= 0) {
+        const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
+        const fraction = digits.slice(exponent + 1);
+        return `${sign}${whole}${fraction ? '.' + fraction : '.0'}`;
+      }
+      return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+    }
+    const head = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    const magnitude = String(Math.abs(exponent)).padStart(2, '0');
+    return `${sign}${head}e${exponent < 0 ? '-' : '+'}${magnitude}`;
+  }
+
+  /** A categorical value as the graph takes it: pipeport's normalisation (pipeport/contract.py). */
+  function normaliseCategory(value) {
+    if (typeof value === 'string') return value;
+    if (typeof value === 'boolean') return value ? 'True' : 'False';
+    if (Number.isInteger(value)) return BigInt(value).toString();
+    return pythonFloatRepr(value);
+  }
+
+  function describeCategories(input) {
+    const shown = input.categories.slice(0, 10).map((c) => JSON.stringify(c)).join(', ');
+    return input.categories.length > 10 ? `${shown}, … (${input.categories.length} in all)` : shown;
+  }
+
+  /**
+   * Compile one column's rule: a function from a JSON value to its tensor element, throwing a
+   * string (the problem) for a value the contract refuses.
+   */
+  function columnConverter(input) {
+    const missingOk = input.missing_allowed !== false;
+    const refuses = input.unknown_categories === 'error';
+    const known = refuses ? new Set(input.categories.map((c) => (input.kind === 'numeric' ? Number(c) : String(c)))) : null;
+    const unseen = (shown) =>
+      `${shown} is not a category this model was trained on (the pipeline refuses unseen values ` +
+      `in this column); expected one of ${describeCategories(input)}`;
+    if (input.kind === 'numeric') {
+      const booleans = input.values === 'booleans';
+      return (value) => {
+        let number;
+        if (value === null) {
+          if (!missingOk) throw 'a value is required (this column does not allow missing values)';
+          return NaN;
+        }
+        if (typeof value === 'boolean') {
+          if (!booleans) throw 'expected a number or null, got boolean';
+          number = value ? 1 : 0;
+        } else if (typeof value === 'number') {
+          if (!Number.isFinite(value)) throw `non-finite number ${value}; send null for a missing value`;
+          number = value;
+        } else {
+          throw `expected a number${booleans ? ', boolean' : ''} or null, got ${describeJsonType(value)}`;
+        }
+        if (known !== null && !known.has(number)) throw unseen(String(number));
+        return number;
+      };
+    }
+    return (value) => {
+      let text;
+      if (value === null) text = CATEGORICAL_MISSING;
+      else if (typeof value === 'string' || typeof value === 'boolean') text = normaliseCategory(value);
+      else if (typeof value === 'number') {
+        if (!Number.isFinite(value)) throw `non-finite number ${value}; send null for a missing value`;
+        text = normaliseCategory(value);
+      } else throw `expected a string, number, boolean or null, got ${describeJsonType(value)}`;
+      if (text === CATEGORICAL_MISSING) {
+        if (!missingOk) throw 'a value is required (this column does not allow missing values)';
+        return text;
+      }
+      if (known !== null && !known.has(text)) throw unseen(JSON.stringify(text));
+      return text;
+    };
+  }
+
+  const plans = new WeakMap();
+
+  /** Per-schema work done once: each column's converter, the names a row may carry. */
+  function planFor(schema) {
+    let plan = plans.get(schema);
+    if (!plan) {
+      plan = {
+        columns: schema.inputs.map((input) => ({ input, convert: columnConverter(input) })),
+        known: new Set([...schema.inputs.map((x) => x.name), ...(schema.unused_columns || [])]),
+        expected: schema.inputs.map((x) => JSON.stringify(x.name)).join(', '),
+      };
+      plans.set(schema, plan);
+    }
+    return plan;
+  }
+
+  /**
+   * Check and encode rows: {onnx input name: array of tensor elements}. Throws PipeportInputError
+   * for the first bad value (row and field named).
    * @param {number} rowOffset added to row indices in messages (for callers that batch)
    */
-  function validateRows(schema, rows, rowOffset = 0) {
+  function encodeRows(schema, rows, rowOffset = 0) {
     if (!Array.isArray(rows)) {
       throw new TypeError(`predict expects an array of row objects, got ${describeJsonType(rows)}`);
     }
-    const known = new Map(schema.inputs.map((input) => [input.name, input]));
+    const plan = planFor(schema);
+    const columns = plan.columns.map(() => new Array(rows.length));
     rows.forEach((row, i) => {
       const index = i + rowOffset;
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
         throw new PipeportInputError(index, null, `expected a JSON object keyed by raw column names, got ${describeJsonType(row)}`);
       }
       for (const key of Object.keys(row)) {
-        if (!known.has(key)) {
-          throw new PipeportInputError(
-            index,
-            key,
-            `unknown field; the model takes ${schema.inputs.map((x) => JSON.stringify(x.name)).join(', ')}`,
-          );
+        if (!plan.known.has(key)) {
+          throw new PipeportInputError(index, key, `unknown field; the model takes ${plan.expected}`);
         }
       }
-      for (const input of schema.inputs) {
+      plan.columns.forEach(({ input, convert }, j) => {
         if (!Object.prototype.hasOwnProperty.call(row, input.name)) {
           throw new PipeportInputError(index, input.name, 'missing field; send null for a missing value');
         }
-        const value = row[input.name];
-        if (value === null) {
-          if (input.missing_allowed === false) {
-            throw new PipeportInputError(index, input.name, 'null is not allowed for this column');
-          }
-          continue;
+        try {
+          columns[j][i] = convert(row[input.name]);
+        } catch (problem) {
+          if (typeof problem !== 'string') throw problem;
+          throw new PipeportInputError(index, input.name, problem);
         }
-        if (input.kind === 'numeric') {
-          if (typeof value !== 'number') {
-            throw new PipeportInputError(index, input.name, `expected a number or null, got ${describeJsonType(value)}`);
-          }
-          if (!Number.isFinite(value)) {
-            throw new PipeportInputError(index, input.name, `non-finite number ${value}; send null for a missing value`);
-          }
-        } else if (typeof value !== 'string') {
-          throw new PipeportInputError(index, input.name, `expected a string or null, got ${describeJsonType(value)}`);
-        }
-      }
+      });
     });
+    const encoded = {};
+    plan.columns.forEach(({ input }, j) => {
+      encoded[input.onnx_name] = columns[j];
+    });
+    return encoded;
+  }
+
+  /** Check every row against the schema. Throws PipeportInputError for the first bad one. */
+  function validateRows(schema, rows, rowOffset = 0) {
+    encodeRows(schema, rows, rowOffset);
   }
 
   /**
-   * Turn already validated rows into the feeds dict of InferenceSession.run.
+   * Turn rows into the feeds dict of InferenceSession.run (checking them on the way).
    * @param {Function} Tensor the ort.Tensor constructor of the runtime in use
    */
-  function rowsToFeeds(schema, rows, Tensor) {
+  function rowsToFeeds(schema, rows, Tensor, rowOffset = 0) {
+    const encoded = encodeRows(schema, rows, rowOffset);
     const n = rows.length;
     const feeds = {};
     for (const input of schema.inputs) {
-      if (input.kind === 'numeric') {
-        const column = new Float64Array(n);
-        for (let i = 0; i < n; i++) {
-          const v = rows[i][input.name];
-          column[i] = v === null ? NaN : v;
-        }
-        feeds[input.onnx_name] = new Tensor('float64', column, [n, 1]);
-      } else {
-        const column = new Array(n);
-        for (let i = 0; i < n; i++) {
-          const v = rows[i][input.name];
-          column[i] = v === null ? CATEGORICAL_MISSING : v;
-        }
-        feeds[input.onnx_name] = new Tensor('string', column, [n, 1]);
-      }
+      const column = encoded[input.onnx_name];
+      feeds[input.onnx_name] =
+        input.kind === 'numeric'
+          ? new Tensor('float64', Float64Array.from(column), [n, 1])
+          : new Tensor('string', column, [n, 1]);
     }
     return feeds;
   }
@@ -272,12 +368,13 @@
        * @returns {Promise<object[]>} one prediction per row, in row order
        */
       async predict(rows, options = {}) {
-        validateRows(schema, rows, options.rowOffset || 0);
+        const offset = options.rowOffset || 0;
+        validateRows(schema, rows, offset);
         const batchSize = options.batchSize || DEFAULT_BATCH_SIZE;
         const predictions = [];
         for (let start = 0; start < rows.length; start += batchSize) {
           const batch = rows.slice(start, start + batchSize);
-          const results = await session.run(rowsToFeeds(schema, batch, Tensor), fetches);
+          const results = await session.run(rowsToFeeds(schema, batch, Tensor, offset + start), fetches);
           for (const p of resultsToPredictions(schema, results, batch.length)) predictions.push(p);
         }
         return predictions;
@@ -292,6 +389,8 @@
     PipeportModelError,
     parseSchema,
     validateRows,
+    encodeRows,
+    normaliseCategory,
     rowsToFeeds,
     resultsToPredictions,
     checkSessionMatchesSchema,

@@ -27,9 +27,12 @@ from typing import Any
 
 import numpy as np
 from onnx import TensorProto, numpy_helper
-from skl2onnx.common.data_types import DoubleTensorType, Int64TensorType, StringTensorType
+from sklearn import ensemble
+from sklearn import tree as sktree
 
-from pipeport.export.converters._graph import ML_DOMAIN, const, node
+from pipeport.export.converters._outputs import argmax_labels, outputs
+from pipeport.export.graph import ML_DOMAIN, Col, Graph
+from pipeport.export.registry import Converter, register
 
 
 @dataclass
@@ -98,11 +101,9 @@ class _FlatTrees:
         self.false_leafs.append(false[1])
         self.missing_true.append(miss)
 
-    def add_node(self, scope: Any, container: Any, X: str, n_targets: int, hint: str) -> str:
+    def add_node(self, g: Graph, X: str, n_targets: int, hint: str) -> str:
         """Emit the TreeEnsemble node (SUM over trees, no post transform): [N, n_targets]."""
-        return node(
-            scope,
-            container,
+        return g.op(
             "TreeEnsemble",
             [X],
             hint,
@@ -153,76 +154,31 @@ def _hgb_predictor(predictor: Any) -> dict[str, np.ndarray]:
     }
 
 
-# -- shapes -------------------------------------------------------------------------------------
-
-
-def _label_type(classes: np.ndarray, n: Any) -> Any:
-    if np.issubdtype(np.asarray(classes).dtype, np.integer):
-        return Int64TensorType([n])
-    return StringTensorType([n])
-
-
-def shape_tree_classifier(operator: Any) -> None:
-    n = operator.inputs[0].get_first_dimension()
-    classes = operator.raw_operator.classes_
-    operator.outputs[0].type = _label_type(classes, n)
-    operator.outputs[1].type = DoubleTensorType([n, len(classes)])
-
-
-def shape_tree_regressor(operator: Any) -> None:
-    n = operator.inputs[0].get_first_dimension()
-    operator.outputs[0].type = DoubleTensorType([n, 1])
-
-
 # -- shared graph pieces ------------------------------------------------------------------------
 
 
-def _input(scope: Any, operator: Any, container: Any, float32_cast: bool) -> str:
-    variable = operator.inputs[0]
-    if not isinstance(variable.type, DoubleTensorType):
-        raise TypeError(f"tree models take float64 features here, got {variable.type}")
-    X = variable.full_name
+def _input(model: Any, cols: list[Col], g: Graph, where: str, float32_cast: bool) -> str:
+    X = g.matrix(cols, where, model)
     if float32_cast:  # where scikit-learn casts: X.astype(float32), compared with float64 splits
-        X32 = node(scope, container, "Cast", [X], "x_f32", to=TensorProto.FLOAT)
-        X = node(scope, container, "Cast", [X32], "x_f32_f64", to=TensorProto.DOUBLE)
+        X32 = g.op("Cast", [X], "x_f32", to=TensorProto.FLOAT)
+        X = g.op("Cast", [X32], "x_f32_f64", to=TensorProto.DOUBLE)
     return X
 
 
-def _label_from_probabilities(scope: Any, operator: Any, container: Any, proba: str) -> None:
-    """label = classes_[argmax(proba)]: np.argmax's rule, the first maximum wins."""
-    classes = np.asarray(operator.raw_operator.classes_)
-    index = node(scope, container, "ArgMax", [proba], "argmax", axis=1, keepdims=0)
-    if np.issubdtype(classes.dtype, np.integer):
-        table = const(scope, container, classes.astype(np.int64), "classes")
-    else:
-        table = const(
-            scope, container, np.array([str(c) for c in classes], dtype=object), "classes"
-        )
-    node(
-        scope, container, "Gather", [table, index], "label", [operator.outputs[0].full_name], axis=0
-    )
-
-
-def _binary_or_softmax(
-    scope: Any, container: Any, raw: str, n_classes: int, out: str, scale: float = 1.0
-) -> None:
+def _binary_or_softmax(g: Graph, raw: str, n_classes: int, scale: float = 1.0) -> str:
     """scikit-learn's inverse link: expit for two classes (p0 = 1 - p1), softmax otherwise."""
     if n_classes == 2:
         if scale != 1.0:
-            raw = node(
-                scope,
-                container,
-                "Mul",
-                [raw, const(scope, container, np.array([scale]), "s")],
-                "scaled",
-            )
-        p1 = node(scope, container, "Sigmoid", [raw], "p1")
-        p0 = node(
-            scope, container, "Sub", [const(scope, container, np.array([1.0]), "one"), p1], "p0"
-        )
-        node(scope, container, "Concat", [p0, p1], "proba", [out], axis=1)
-    else:
-        node(scope, container, "Softmax", [raw], "proba", [out], axis=1)
+            raw = g.op("Mul", [raw, g.const(np.array([scale]), "s")], "scaled")
+        p1 = g.op("Sigmoid", [raw], "p1")
+        p0 = g.op("Sub", [g.const(np.array([1.0]), "one"), p1], "p0")
+        return g.op("Concat", [p0, p1], "proba", axis=1)
+    return g.op("Softmax", [raw], "proba", axis=1)
+
+
+def _classifier(model: Any, g: Graph, proba: str) -> dict[str, str]:
+    """label = classes_[argmax(proba)]: np.argmax's rule, the first maximum wins."""
+    return outputs(argmax_labels(g, model.classes_, proba), proba)
 
 
 # -- forests and single trees -------------------------------------------------------------------
@@ -232,7 +188,7 @@ def _trees_of(model: Any) -> Sequence[Any]:
     return getattr(model, "estimators_", None) or [model]
 
 
-def convert_tree_classifier(scope: Any, operator: Any, container: Any) -> None:
+def convert_tree_classifier(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
     """DecisionTreeClassifier, RandomForestClassifier, ExtraTreesClassifier.
 
     scikit-learn sums the trees' leaf class fractions in tree order, then divides by the number
@@ -247,23 +203,19 @@ def convert_tree_classifier(scope: Any, operator: Any, container: Any) -> None:
       (Per-class sums would be exact with one thread only: with several, onnxruntime adds
       groups of trees separately and the last bit of a fraction sum can change.)
     """
-    model = operator.raw_operator
-    if getattr(model, "n_outputs_", 1) != 1:
-        raise ValueError(f"{type(model).__name__} with several outputs is not supported")
     trees = _trees_of(model)
     n_classes = len(model.classes_)
-    X = _input(scope, operator, container, float32_cast=True)
+    X = _input(model, cols, g, where, float32_cast=True)
     if all(_pure_leaves(tree, n_classes) for tree in trees):
-        total = _class_sums(scope, container, X, trees, n_classes)
+        total = _class_sums(g, X, trees, n_classes)
     else:
-        total = _leaf_fraction_sums(scope, container, X, trees, n_classes)
-    proba = operator.outputs[1].full_name
+        total = _leaf_fraction_sums(g, X, trees, n_classes)
     if len(trees) > 1:  # scikit-learn: sum of tree probabilities, then /= n_estimators
-        n = const(scope, container, np.array([float(len(trees))]), "n_trees")
-        node(scope, container, "Div", [total, n], "mean_trees", [proba])
+        n = g.const(np.array([float(len(trees))]), "n_trees")
+        proba = g.op("Div", [total, n], "mean_trees")
     else:
-        node(scope, container, "Identity", [total], "proba", [proba])
-    _label_from_probabilities(scope, operator, container, proba)
+        proba = total
+    return _classifier(model, g, proba)
 
 
 def _pure_leaves(tree: Any, n_classes: int) -> bool:
@@ -273,7 +225,7 @@ def _pure_leaves(tree: Any, n_classes: int) -> bool:
     return bool(np.all(top[:, 0] == 1.0) and (top.shape[1] == 1 or np.all(top[:, 1] == 0.0)))
 
 
-def _class_sums(scope: Any, container: Any, X: str, trees: Sequence[Any], n_classes: int) -> str:
+def _class_sums(g: Graph, X: str, trees: Sequence[Any], n_classes: int) -> str:
     """[N, classes]: per class, the number of trees whose leaf is of that class."""
     flat = _FlatTrees()
     for tree in trees:
@@ -284,12 +236,10 @@ def _class_sums(scope: Any, container: Any, X: str, trees: Sequence[Any], n_clas
             target=fractions.argmax(axis=1),
             node_values=fractions.max(axis=1).astype(np.float64),
         )
-    return flat.add_node(scope, container, X, n_targets=n_classes, hint="class_sums")
+    return flat.add_node(g, X, n_targets=n_classes, hint="class_sums")
 
 
-def _leaf_fraction_sums(
-    scope: Any, container: Any, X: str, trees: Sequence[Any], n_classes: int
-) -> str:
+def _leaf_fraction_sums(g: Graph, X: str, trees: Sequence[Any], n_classes: int) -> str:
     """[N, classes]: the leaves' class fractions summed over trees (see convert_tree_classifier)."""
     flat = _FlatTrees()
     tables = []
@@ -300,44 +250,34 @@ def _leaf_fraction_sums(
         leaf_index[leaves] = len(flat.leaf_weights) + np.arange(len(leaves))
         flat.add_tree(**arrays, target=t, node_values=leaf_index)
         tables.append(tree.tree_.value[leaves, 0, :n_classes])
-    ids = flat.add_node(scope, container, X, n_targets=len(trees), hint="leaf_ids")
-    ids64 = node(scope, container, "Cast", [ids], "leaf_ids_i64", to=TensorProto.INT64)
-    table = const(scope, container, np.vstack(tables).astype(np.float64), "leaf_values")
-    per_tree = node(scope, container, "Gather", [table, ids64], "per_tree", axis=0)  # [N, T, K]
-    axes = const(scope, container, np.array([1], np.int64), "axes")
-    return node(scope, container, "ReduceSum", [per_tree, axes], "sum_trees", keepdims=0)
+    ids = flat.add_node(g, X, n_targets=len(trees), hint="leaf_ids")
+    ids64 = g.op("Cast", [ids], "leaf_ids_i64", to=TensorProto.INT64)
+    table = g.const(np.vstack(tables).astype(np.float64), "leaf_values")
+    per_tree = g.op("Gather", [table, ids64], "per_tree", axis=0)  # [N, T, K]
+    axes = g.const(np.array([1], np.int64), "axes")
+    return g.op("ReduceSum", [per_tree, axes], "sum_trees", keepdims=0)
 
 
-def convert_tree_regressor(scope: Any, operator: Any, container: Any) -> None:
+def convert_tree_regressor(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
     """DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor."""
-    model = operator.raw_operator
-    if getattr(model, "n_outputs_", 1) != 1:
-        raise ValueError(f"{type(model).__name__} with several outputs is not supported")
     trees = _trees_of(model)
     flat = _FlatTrees()
     for tree in trees:
         value = tree.tree_.value
-        flat.add_tree(
-            **_sklearn_tree(tree),
-            target=0,
-            node_values=value[:, 0, 0],
-        )
-    X = _input(scope, operator, container, float32_cast=True)
-    total = flat.add_node(scope, container, X, n_targets=1, hint="tree_sum")
-    out = operator.outputs[0].full_name
+        flat.add_tree(**_sklearn_tree(tree), target=0, node_values=value[:, 0, 0])
+    X = _input(model, cols, g, where, float32_cast=True)
+    total = flat.add_node(g, X, n_targets=1, hint="tree_sum")
     if len(trees) > 1:
-        n = const(scope, container, np.array([float(len(trees))]), "n_trees")
-        node(scope, container, "Div", [total, n], "mean_trees", [out])
-    else:
-        node(scope, container, "Identity", [total], "prediction", [out])
+        n = g.const(np.array([float(len(trees))]), "n_trees")
+        return {"prediction": g.op("Div", [total, n], "mean_trees")}
+    return {"prediction": total}
 
 
 # -- gradient boosting --------------------------------------------------------------------------
 
 
-def _gb_raw(scope: Any, operator: Any, container: Any) -> tuple[str, int]:
+def _gb_raw(model: Any, cols: list[Col], g: Graph, where: str) -> str:
     """Raw scores of GradientBoosting*: init + sum(learning_rate * leaf), X cast to float32."""
-    model = operator.raw_operator
     stages = model.estimators_  # shape (n_stages, K)
     n_targets = stages.shape[1]
     flat = _FlatTrees()
@@ -350,74 +290,154 @@ def _gb_raw(scope: Any, operator: Any, container: Any) -> tuple[str, int]:
                 target=k,
                 node_values=lr * value[:, 0, 0],  # as scikit-learn: scale * value
             )
-    X = _input(scope, operator, container, float32_cast=True)
-    total = flat.add_node(scope, container, X, n_targets=n_targets, hint="gb_sum")
+    X = _input(model, cols, g, where, float32_cast=True)
+    total = flat.add_node(g, X, n_targets=n_targets, hint="gb_sum")
     init = model._raw_predict_init(np.zeros((1, model.n_features_in_), dtype=np.float32))
     init = np.asarray(init, np.float64).reshape(1, n_targets)
-    raw = node(scope, container, "Add", [total, const(scope, container, init, "gb_init")], "gb_raw")
-    return raw, n_targets
+    return g.op("Add", [total, g.const(init, "gb_init")], "gb_raw")
 
 
-def convert_gb_classifier(scope: Any, operator: Any, container: Any) -> None:
-    model = operator.raw_operator
+def convert_gb_classifier(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
     loss = type(model._loss).__name__
-    if loss not in ("HalfBinomialLoss", "HalfMultinomialLoss", "ExponentialLoss"):
-        raise ValueError(f"GradientBoostingClassifier with loss {loss} is not supported")
-    raw, _ = _gb_raw(scope, operator, container)
+    raw = _gb_raw(model, cols, g, where)
     scale = 2.0 if loss == "ExponentialLoss" else 1.0  # exponential loss: p1 = expit(2 * raw)
-    proba = operator.outputs[1].full_name
-    _binary_or_softmax(scope, container, raw, len(model.classes_), proba, scale)
-    _label_from_probabilities(scope, operator, container, proba)
+    return _classifier(model, g, _binary_or_softmax(g, raw, len(model.classes_), scale))
 
 
-def convert_gb_regressor(scope: Any, operator: Any, container: Any) -> None:
-    raw, _ = _gb_raw(scope, operator, container)
-    node(scope, container, "Identity", [raw], "prediction", [operator.outputs[0].full_name])
+def convert_gb_regressor(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
+    return {"prediction": _gb_raw(model, cols, g, where)}
 
 
-def _hgb_raw(scope: Any, operator: Any, container: Any) -> str:
+def _hgb_raw(model: Any, cols: list[Col], g: Graph, where: str) -> str:
     """Raw scores of HistGradientBoosting*: baseline + sum of leaf values, X in float64."""
-    model = operator.raw_operator
-    if model.is_categorical_ is not None and np.any(model.is_categorical_):
-        raise ValueError(
-            "HistGradientBoosting with categorical_features has no exact ONNX conversion "
-            "(skl2onnx's converts silently wrong); one-hot encode the categorical columns "
-            "before it (pipeport's preprocessing does) and leave categorical_features unset"
-        )
     n_targets = model.n_trees_per_iteration_
     flat = _FlatTrees()
     for iteration in model._predictors:
         for k, predictor in enumerate(iteration):
-            values = predictor.nodes["value"]
             flat.add_tree(
-                **_hgb_predictor(predictor),
-                target=k,
-                node_values=values,
+                **_hgb_predictor(predictor), target=k, node_values=predictor.nodes["value"]
             )
-    X = _input(scope, operator, container, float32_cast=False)
-    total = flat.add_node(scope, container, X, n_targets=n_targets, hint="hgb_sum")
+    X = _input(model, cols, g, where, float32_cast=False)
+    total = flat.add_node(g, X, n_targets=n_targets, hint="hgb_sum")
     baseline = np.asarray(model._baseline_prediction, np.float64).reshape(1, n_targets)
-    return node(
-        scope, container, "Add", [total, const(scope, container, baseline, "hgb_base")], "hgb_raw"
+    return g.op("Add", [total, g.const(baseline, "hgb_base")], "hgb_raw")
+
+
+def convert_hgb_classifier(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
+    raw = _hgb_raw(model, cols, g, where)
+    return _classifier(model, g, _binary_or_softmax(g, raw, len(model.classes_)))
+
+
+def convert_hgb_regressor(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
+    raw = _hgb_raw(model, cols, g, where)
+    if type(model._loss.link).__name__ == "LogLink":
+        return {"prediction": g.op("Exp", [raw], "prediction")}
+    return {"prediction": raw}
+
+
+# -- what each converter accepts ------------------------------------------------------------------
+
+
+def _check_single_output(model: Any) -> str | None:
+    if getattr(model, "n_outputs_", 1) != 1:
+        return "it predicts several targets; pipeport exports one prediction per row"
+    return None
+
+
+def _check_gb_classifier(model: Any) -> str | None:
+    loss = type(model._loss).__name__
+    if loss not in ("HalfBinomialLoss", "HalfMultinomialLoss", "ExponentialLoss"):
+        return f"its loss ({loss}) is not one pipeport knows"
+    return None
+
+
+def _check_hgb(model: Any) -> str | None:
+    if model.is_categorical_ is not None and np.any(model.is_categorical_):
+        return (
+            "it uses categorical_features (native categorical splits), which pipeport does not "
+            "export yet; encode those columns before it (OneHotEncoder or OrdinalEncoder) and "
+            "leave categorical_features unset"
+        )
+    if not hasattr(model, "classes_"):
+        link = type(model._loss.link).__name__
+        if link not in ("IdentityLink", "LogLink"):
+            return f"its link ({link}) is not one pipeport knows"
+    return None
+
+
+_CAST = "X cast to float32 and back (where scikit-learn casts), float64 TreeEnsemble (ai.onnx.ml 5)"
+_FAMILY = "trees and boosting"
+register(
+    Converter(
+        classes=(
+            sktree.DecisionTreeClassifier,
+            ensemble.RandomForestClassifier,
+            ensemble.ExtraTreesClassifier,
+        ),
+        role="classifier",
+        convert=convert_tree_classifier,
+        check=_check_single_output,
+        family=_FAMILY,
+        accepts="every parameter; one target; missing values as scikit-learn routes them",
+        exactness=_CAST + "; leaf class fractions summed in tree order",
     )
-
-
-def convert_hgb_classifier(scope: Any, operator: Any, container: Any) -> None:
-    model = operator.raw_operator
-    raw = _hgb_raw(scope, operator, container)
-    proba = operator.outputs[1].full_name
-    _binary_or_softmax(scope, container, raw, len(model.classes_), proba)
-    _label_from_probabilities(scope, operator, container, proba)
-
-
-def convert_hgb_regressor(scope: Any, operator: Any, container: Any) -> None:
-    model = operator.raw_operator
-    raw = _hgb_raw(scope, operator, container)
-    link = type(model._loss.link).__name__
-    out = operator.outputs[0].full_name
-    if link == "IdentityLink":
-        node(scope, container, "Identity", [raw], "prediction", [out])
-    elif link == "LogLink":
-        node(scope, container, "Exp", [raw], "prediction", [out])
-    else:
-        raise ValueError(f"HistGradientBoostingRegressor with link {link} is not supported")
+)
+register(
+    Converter(
+        classes=(
+            sktree.DecisionTreeRegressor,
+            ensemble.RandomForestRegressor,
+            ensemble.ExtraTreesRegressor,
+        ),
+        role="regressor",
+        convert=convert_tree_regressor,
+        check=_check_single_output,
+        family=_FAMILY,
+        accepts="every parameter; one target",
+        exactness=_CAST,
+    )
+)
+register(
+    Converter(
+        classes=(ensemble.GradientBoostingClassifier,),
+        role="classifier",
+        convert=convert_gb_classifier,
+        check=_check_gb_classifier,
+        family=_FAMILY,
+        accepts="loss log_loss, exponential",
+        exactness=_CAST + "; init + learning_rate * leaf values, expit or softmax",
+    )
+)
+register(
+    Converter(
+        classes=(ensemble.GradientBoostingRegressor,),
+        role="regressor",
+        convert=convert_gb_regressor,
+        family=_FAMILY,
+        accepts="every loss (squared_error, absolute_error, huber, quantile)",
+        exactness=_CAST + "; init + learning_rate * leaf values",
+    )
+)
+register(
+    Converter(
+        classes=(ensemble.HistGradientBoostingClassifier,),
+        role="classifier",
+        convert=convert_hgb_classifier,
+        check=_check_hgb,
+        family=_FAMILY,
+        accepts="numeric features (no categorical_features yet), missing values",
+        exactness="float64 TreeEnsemble on the float64 bin thresholds (no cast), baseline + sum",
+    )
+)
+register(
+    Converter(
+        classes=(ensemble.HistGradientBoostingRegressor,),
+        role="regressor",
+        convert=convert_hgb_regressor,
+        check=_check_hgb,
+        family=_FAMILY,
+        accepts="losses with identity or log link (squared_error, absolute_error, quantile, "
+        "poisson, gamma); no categorical_features yet",
+        exactness="float64 TreeEnsemble on the float64 bin thresholds, baseline + sum, exp link",
+    )
+)

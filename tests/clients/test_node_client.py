@@ -75,7 +75,10 @@ def test_int64_labels_come_back_as_json_numbers(model_dir: Path) -> None:
         ),
         ({"bill length (mm)": "40", "island": "Dream"}, "expected a number or null, got string"),
         ({"bill length (mm)": True, "island": "Dream"}, "expected a number or null, got boolean"),
-        ({"bill length (mm)": 40.0, "island": 3}, 'field "island": expected a string or null'),
+        (
+            {"bill length (mm)": 40.0, "island": [3]},
+            'field "island": expected a string, number, boolean or null, got array',
+        ),
         ([40.0, "Dream"], "row 2: expected a JSON object"),
     ],
 )

@@ -66,7 +66,7 @@ def _check_common_metadata(config: Path, out: Path, raw: dict, task: str) -> dic
     meta = _metadata(out / ONNX)
     model = onnx.load(str(out / ONNX))
     assert [e.key for e in model.metadata_props] == ["pipeport"]
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
     assert meta["name"] == raw["name"] and meta["version"] == raw["version"] == "3"
     assert meta["task"] == task
     features = raw["features"]["numeric"] + raw["features"]["categorical"]
@@ -172,11 +172,10 @@ def tree_species(tmp_path_factory):
 def off_by_one_ulp_tree_converter(monkeypatch, tree_species):
     """Make the registered DecisionTreeClassifier converter write the root threshold one ulp
     below the highest held-out value that goes left: the smallest change that moves a row."""
-    from skl2onnx.common._registration import _converter_pool
+    from dataclasses import replace
 
-    from pipeport.export.converters import register_converters
+    from pipeport.export import registry
 
-    register_converters()
     pipeline = joblib.load(tree_species / "sklearn_pipeline.joblib")
     holdout = pd.read_csv(tree_species / "holdout.csv")
     tree = pipeline[-1].tree_
@@ -188,19 +187,21 @@ def off_by_one_ulp_tree_converter(monkeypatch, tree_species):
     moved = np.flatnonzero(difference.max(axis=1) > kit.PROBA_ATOL)
     assert moved.size >= 1  # scikit-learn itself changes on these held-out rows
 
-    registered = _converter_pool["PipeportDecisionTreeClassifier"]
-    original = registered._fct
+    registered = registry.find(pipeline[-1])
+    assert registered is not None
 
-    def convert(scope, operator, container):
-        thresholds = operator.raw_operator.tree_.threshold
+    def convert(model, cols, g, where):
+        thresholds = model.tree_.threshold
         saved = thresholds[0]
         thresholds[0] = threshold
         try:
-            original(scope, operator, container)
+            return registered.convert(model, cols, g, where)
         finally:
             thresholds[0] = saved
 
-    monkeypatch.setattr(registered, "_fct", convert)
+    monkeypatch.setitem(
+        registry._BY_CLASS, type(pipeline[-1]), replace(registered, convert=convert)
+    )
     return tree_species
 
 
@@ -253,5 +254,5 @@ def test_cli_unsupported_step_exits_2_naming_the_step(tmp_path, capsys):
     frame.to_csv(tmp_path / "holdout.csv", index=False)
     assert kit.run_cli("export", str(tmp_path), "--rows", "10") == 2
     err = capsys.readouterr().err
-    assert "preprocess.numeric.log" in err and "FunctionTransformer" in err
+    assert "preprocess__numeric__log" in err and "FunctionTransformer" in err
     assert not (tmp_path / ONNX).exists()

@@ -1,5 +1,5 @@
 """The parity gate catches real errors: perturb one learned value of an exported graph and
-export.onnx_export.check_parity must fail.
+export.onnx_export.compare_with_sklearn (the gate's comparison) must fail.
 
 Each perturbation is small and its effect is known independently: the same value is perturbed in
 a copy of the scikit-learn pipeline, and that copy's outputs (not the exporter's) say which rows
@@ -19,8 +19,7 @@ import pandas as pd
 import pytest
 from onnx import numpy_helper
 
-from pipeport.export.onnx_export import check_parity
-from pipeport.export.schema import pipeline_schema
+from pipeport.export.onnx_export import compare_with_sklearn
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +29,7 @@ def penguin_rows() -> pd.DataFrame:
 
 
 def _gate(trained, model: onnx.ModelProto, frame: pd.DataFrame):
-    rows = frame[trained.features]
-    return check_parity(trained.pipeline, model, pipeline_schema(trained.pipeline, rows), rows)
+    return compare_with_sklearn(trained.pipeline, model, frame[trained.features])
 
 
 def _initializer(model: onnx.ModelProto, value: np.ndarray) -> onnx.TensorProto:

@@ -193,8 +193,9 @@ def test_too_many_rows_gets_413(client):
         (f'{{"{NUMERIC}": -Infinity, "{CATEGORICAL}": "Dream"}}', NUMERIC, "Infinity"),
         (f'{{"{NUMERIC}": 1e999, "{CATEGORICAL}": "Dream"}}', NUMERIC, "finite"),
         (f'{{"{NUMERIC}": "40", "{CATEGORICAL}": "Dream"}}', NUMERIC, "string"),
-        (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": 3}}', CATEGORICAL, "number"),
-        (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": true}}', CATEGORICAL, "boolean"),
+        (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": [3]}}', CATEGORICAL, "array"),
+        (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": {{"a": 1}}}}', CATEGORICAL, "object"),
+        (f'{{"{NUMERIC}": true, "{CATEGORICAL}": "Dream"}}', NUMERIC, "boolean"),
         (f'{{"{CATEGORICAL}": "Dream"}}', NUMERIC, "missing"),
         (f'{{"{NUMERIC}": 40, "{CATEGORICAL}": "Dream", "sex": "MALE"}}', "sex", "unknown"),
     ],
@@ -208,7 +209,7 @@ def test_row_problems_name_the_row_and_field(client, raw, field, needle):
 
 
 def test_error_details_are_capped_with_a_count_of_the_rest(make_client, classifier_path):
-    rows = [{NUMERIC: "bad", CATEGORICAL: 1}] * 150  # 300 problems
+    rows = [{NUMERIC: "bad", CATEGORICAL: [1]}] * 150  # 300 problems
     response = make_client(classifier_path).post("/v1/predict", json={"rows": rows})
     error = _error(response, 422)
     assert len(error["details"]) == 100

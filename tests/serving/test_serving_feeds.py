@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from model_builders import CATEGORICAL, NUMERIC, NUMERIC_ONNX
 
-from pipeport.serving.feeds import (
+from pipeport.contract import (
     NonFiniteToken,
+    RawInputError,
     RowError,
-    RowErrors,
     columns_to_feeds,
     raw_rows_to_feeds,
 )
@@ -50,12 +50,12 @@ def test_unseen_category_is_accepted(schema):
 def test_every_problem_is_reported_with_row_and_field(schema):
     rows = [
         {NUMERIC: 1.0, CATEGORICAL: "Dream"},
-        {NUMERIC: "40", CATEGORICAL: 3},
+        {NUMERIC: "40", CATEGORICAL: {"a": 3}},
         {CATEGORICAL: "Dream", "extra": 1},
         "not an object",
         {NUMERIC: True, CATEGORICAL: ["x"]},
     ]
-    with pytest.raises(RowErrors) as caught:
+    with pytest.raises(RawInputError) as caught:
         raw_rows_to_feeds(rows, schema)
     found = {(e.row, e.field) for e in caught.value.errors}
     assert found == {
@@ -83,7 +83,7 @@ def test_every_problem_is_reported_with_row_and_field(schema):
     ],
 )
 def test_non_finite_overflowing_and_wrongly_typed_numbers_are_rejected(schema, value, needle):
-    with pytest.raises(RowErrors) as caught:
+    with pytest.raises(RawInputError) as caught:
         raw_rows_to_feeds([{NUMERIC: value, CATEGORICAL: "Dream"}], schema)
     (error,) = caught.value.errors
     assert (error.row, error.field) == (0, NUMERIC)
@@ -92,7 +92,7 @@ def test_non_finite_overflowing_and_wrongly_typed_numbers_are_rejected(schema, v
 
 def test_overflowing_json_number_is_rejected(schema):
     row = json.loads(f'{{"{NUMERIC}": 1e999, "{CATEGORICAL}": "Dream"}}')  # parsed as inf
-    with pytest.raises(RowErrors) as caught:
+    with pytest.raises(RawInputError) as caught:
         raw_rows_to_feeds([row], schema)
     assert "finite" in caught.value.errors[0].problem
 
@@ -105,13 +105,13 @@ def test_numpy_scalars_are_accepted(schema):
 
 
 def test_first_row_offsets_reported_row_indices(schema):
-    with pytest.raises(RowErrors) as caught:
+    with pytest.raises(RawInputError) as caught:
         raw_rows_to_feeds([{NUMERIC: "x", CATEGORICAL: "Dream"}], schema, first_row=500)
     assert caught.value.errors[0].row == 500
 
 
 def test_rows_must_be_a_sequence(schema):
-    with pytest.raises(RowErrors):
+    with pytest.raises(RawInputError):
         raw_rows_to_feeds({"rows": []}, schema)  # type: ignore[arg-type]
 
 
@@ -130,7 +130,7 @@ def test_columns_to_feeds_takes_nan_and_empty_string_as_missing(schema):
 
 
 def test_columns_to_feeds_rejects_infinity_unknown_and_missing_columns(schema):
-    with pytest.raises(RowErrors) as caught:
+    with pytest.raises(RawInputError) as caught:
         columns_to_feeds({NUMERIC: [1.0, float("inf")], "other": ["a", "b"]}, schema)
     found = {(e.row, e.field) for e in caught.value.errors}
     assert (1, NUMERIC) in found
@@ -140,7 +140,7 @@ def test_columns_to_feeds_rejects_infinity_unknown_and_missing_columns(schema):
 
 def test_row_errors_message_summarises_the_first_problems(schema):
     rows = [{NUMERIC: "x", CATEGORICAL: "Dream"} for _ in range(8)]
-    with pytest.raises(RowErrors) as caught:
+    with pytest.raises(RawInputError) as caught:
         raw_rows_to_feeds(rows, schema)
     assert len(caught.value.errors) == 8
     assert "and 3 more" in str(caught.value)
@@ -176,8 +176,8 @@ def test_one_row_takes_a_shortcut_that_builds_the_same_tensors(schema, row):
     ],
 )
 def test_one_bad_row_is_reported_as_in_a_batch(schema, row):
-    with pytest.raises(RowErrors) as alone:
+    with pytest.raises(RawInputError) as alone:
         raw_rows_to_feeds([row], schema)
-    with pytest.raises(RowErrors) as batch:
+    with pytest.raises(RawInputError) as batch:
         raw_rows_to_feeds([row, {NUMERIC: 1.0, CATEGORICAL: "Dream"}], schema)
     assert alone.value.errors == batch.value.errors

@@ -74,7 +74,7 @@ def test_foreign_and_corrupt_files_are_refused(foreign_model_path, tmp_path):
 def test_model_run_returns_what_the_public_session_run_returns(classifier_path):
     import numpy as np
 
-    from pipeport.serving.feeds import raw_rows_to_feeds
+    from pipeport.contract import raw_rows_to_feeds
 
     model = load_model(classifier_path)
     rows = [{NUMERIC: 40.0, CATEGORICAL: "Dream"}, {NUMERIC: None, CATEGORICAL: "Atlantis"}]

@@ -1,0 +1,147 @@
+"""The converter registry: which class converts how, and what is refused and why.
+
+Extension by registration, as skl2onnx's `update_registered_converter`: each file in
+export/converters/ ends by registering a `Converter` per class family, stating the classes it
+takes, the parameters it accepts (`check` returns the reason an instance cannot be exported) and
+how it is exact. The support matrix (docs/support.md) and the refusal messages are generated from
+these specs; `pipeport.register_converter` adds a user's own.
+
+A transformer's `convert(step, cols, graph, where)` returns the columns the step produces; a
+model's returns its outputs ({"label", "probabilities"} or {"prediction"} tensor names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pipeport.errors import UnsupportedStepError
+
+Role = Literal["transformer", "classifier", "regressor"]
+
+
+@dataclass(frozen=True)
+class Converter:
+    classes: tuple[type, ...]
+    role: Role
+    convert: Callable[..., Any]
+    #: Returns why this fitted instance cannot be exported exactly (None: it can).
+    check: Callable[[Any], str | None] | None = None
+    #: The parameters accepted, in the user's terms (docs/support.md).
+    accepts: str = "every parameter"
+    #: Why the graph equals scikit-learn (docs/support.md).
+    exactness: str = ""
+    family: str = ""
+    #: A predicate for classes matched by what they are rather than by name (a selector is any
+    #: fitted scikit-learn SelectorMixin); None: the classes above, exactly.
+    matches: Callable[[Any], bool] | None = None
+    #: Who registered it: "pipeport" or the user's module.
+    origin: str = "pipeport"
+
+
+_BY_CLASS: dict[type, Converter] = {}
+_BY_PREDICATE: list[Converter] = []
+
+
+def register(converter: Converter) -> Converter:
+    """Register `converter` for its classes (replacing an earlier one for the same class)."""
+    if converter.matches is not None:
+        _BY_PREDICATE[:] = [c for c in _BY_PREDICATE if c.classes != converter.classes]
+        _BY_PREDICATE.append(converter)
+    for cls in converter.classes:
+        _BY_CLASS[cls] = converter
+    return converter
+
+
+def converters() -> list[Converter]:
+    """Every registered converter, once each, in registration order."""
+    _load_builtin()
+    seen: list[Converter] = []
+    for converter in [*_BY_CLASS.values(), *_BY_PREDICATE]:
+        if converter not in seen:
+            seen.append(converter)
+    return seen
+
+
+def find(step: Any) -> Converter | None:
+    _load_builtin()
+    found = _BY_CLASS.get(type(step))
+    if found is not None:
+        return found
+    for converter in _BY_PREDICATE:
+        if converter.matches is not None and converter.matches(step):
+            return converter
+    return None
+
+
+def lookup(step: Any, where: str, role: Role | None = None) -> Converter:
+    """The converter for `step`, or UnsupportedStepError naming the step, why, and what to do."""
+    converter = find(step)
+    if converter is None:
+        raise UnsupportedStepError(_no_converter(step, where))
+    if role == "transformer" and converter.role != "transformer":
+        raise UnsupportedStepError(
+            f"Step '{where}' is a {describe(step)}, a model, in the middle of the pipeline; "
+            "pipeport exports pipelines whose models come last (stacking and ensembles of "
+            "models are not supported yet)"
+        )
+    if role != "transformer" and role is not None and converter.role == "transformer":
+        raise UnsupportedStepError(
+            f"The last step, '{where}', is a {describe(step)}, a transformer: pipeport exports "
+            "pipelines that end with a classifier or a regressor"
+        )
+    if converter.check is not None:
+        reason = converter.check(step)
+        if reason:
+            raise UnsupportedStepError(
+                f"Step '{where}' is a {describe(step)}, which pipeport cannot export: {reason}"
+            )
+    return converter
+
+
+def describe(step: Any, limit: int = 160) -> str:
+    """`OneHotEncoder(handle_unknown='warn')`: the class and the parameters the user changed."""
+    try:
+        text = " ".join(repr(step).split())
+    except Exception:  # a broken __repr__ of a user class
+        text = type(step).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _no_converter(step: Any, where: str) -> str:
+    cls = type(step)
+    qualified = f"{cls.__module__}.{cls.__qualname__}"
+    if cls.__name__ == "FunctionTransformer" and getattr(step, "func", None) is not None:
+        func = getattr(step.func, "__name__", repr(step.func))
+        return (
+            f"Step '{where}' is a FunctionTransformer(func={func}): its function is arbitrary "
+            "Python, which pipeport cannot read. Write the computation as a small transformer "
+            "class and register a converter for it with pipeport.register_converter "
+            "(docs/converters.md), or compute the feature before the pipeline"
+        )
+    families: dict[str, list[str]] = {}
+    for converter in converters():
+        names = [c.__name__ for c in converter.classes] or [converter.family]
+        families.setdefault(converter.family or converter.role, []).extend(names)
+    listing = "; ".join(f"{k}: {', '.join(sorted(set(v)))}" for k, v in families.items())
+    return (
+        f"Step '{where}' is a {qualified}, which pipeport has no converter for. It exports "
+        f"Pipeline, ColumnTransformer and FeatureUnion of: {listing}. For a class of your own, "
+        "register a converter with pipeport.register_converter (docs/converters.md)"
+    )
+
+
+def class_names(classes: Sequence[type]) -> str:
+    return ", ".join(c.__name__ for c in classes)
+
+
+_loaded = False
+
+
+def _load_builtin() -> None:
+    """Import export/converters/ once: each module registers its converters when imported."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import pipeport.export.converters  # noqa: F401
