@@ -9,26 +9,59 @@ from pathlib import Path
 from typing import Any
 
 ONNX_FILE = "pipeline.onnx"
+PICKLE_WARNING = (
+    "Loading a .joblib file runs the Python code pickled inside it: only load pipelines you "
+    "trust (your own, or your team's)."
+)
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "export",
-        help="export a trained pipeline as one ONNX graph, gated on parity with scikit-learn",
+        help="export a fitted pipeline as one ONNX graph, gated on parity with scikit-learn",
         description=(
-            "Read DIR/sklearn_pipeline.joblib (written by `pipeport train`) and write "
-            "DIR/pipeline.onnx: the whole pipeline, preprocessing included, as one graph that "
-            "takes the raw columns (numeric: float64 [N,1], categorical: string [N,1]). Before "
-            "writing, the graph is run on the held-out rows and on generated raw rows (missing "
-            "values, unseen categories, far-out values) and compared with scikit-learn: labels "
-            "must be equal, probabilities within 1e-6, regression within 1e-6 relative. If they "
-            "are not, nothing is written and the worst rows are printed (exit status 1)."
+            "Write the whole fitted pipeline, preprocessing included, as one ONNX graph that takes "
+            "the raw columns (numbers: float64 [N,1], text: string [N,1]) and carries its "
+            "contract in its metadata. Two forms: `pipeport export DIR` for the artifacts of "
+            "`pipeport train` (DIR/sklearn_pipeline.joblib, held-out rows DIR/holdout.csv), and "
+            "`pipeport export --pipeline FILE.joblib --sample RAW.csv --name NAME` for a "
+            "pipeline trained anywhere. Before writing, the graph is run on the sample rows and "
+            "on generated raw rows (missing values, unseen categories, far-out numbers) and "
+            "compared with scikit-learn: labels must be equal, probabilities within 1e-6, "
+            "regression within 1e-6 relative. If they are not, nothing is written and the worst "
+            "rows are printed (exit status 1); a step pipeport cannot export is named, with what "
+            "to do (exit status 2). " + PICKLE_WARNING
         ),
+        epilog="Examples: pipeport export artifacts/penguins-species | pipeport export "
+        "--pipeline model.joblib --sample raw.csv --name churn --out churn.onnx",
     )
     parser.add_argument(
-        "dir", type=Path, metavar="DIR", help="artifacts folder of `pipeport train`"
+        "dir", type=Path, metavar="DIR", nargs="?", help="artifacts folder of `pipeport train`"
     )
-    parser.add_argument("--out", type=Path, help=f"output file (default: DIR/{ONNX_FILE})")
+    parser.add_argument(
+        "--pipeline",
+        type=Path,
+        metavar="FILE.joblib",
+        help="a fitted scikit-learn Pipeline (or model) saved with joblib.dump, trained anywhere",
+    )
+    parser.add_argument(
+        "--sample",
+        type=Path,
+        metavar="RAW.csv",
+        help="with --pipeline: raw rows as the pipeline takes them (CSV or Parquet, read with "
+        "pandas as training read its data), e.g. held-out rows; they are compared too",
+    )
+    parser.add_argument(
+        "--name", help="with --pipeline: the model's name (default: the file's name)"
+    )
+    parser.add_argument(
+        "--model-version", default=None, help="the model's version label (default: 1)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"output file (default: DIR/{ONNX_FILE}, or NAME.onnx beside FILE.joblib)",
+    )
     parser.add_argument(
         "--rows",
         type=int,
@@ -47,36 +80,79 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run_export)
 
 
-def run_export(args: argparse.Namespace) -> int:
+def load_pipeline(path: Path) -> Any:
+    """A fitted estimator from a joblib file, or CLIError saying what is wrong, in one line."""
     from pipeport.cli import CLIError
 
-    started = time.perf_counter()
+    if not path.is_file():
+        raise CLIError(f"{path} not found")
+    import joblib
+
+    try:
+        pipeline = joblib.load(path)
+    except ModuleNotFoundError as exc:
+        raise CLIError(
+            f"{path} needs the Python module {exc.name!r} to load (a class of your own?): run "
+            "from the folder that has it, or install it"
+        ) from None
+    except Exception as exc:  # joblib/pickle raise many types for a file that is not theirs
+        raise CLIError(f"{path} is not a joblib file pipeport can load ({exc})") from None
+    if not hasattr(pipeline, "predict"):
+        raise CLIError(
+            f"{path} holds a {type(pipeline).__name__}, not a fitted scikit-learn pipeline or model"
+        )
+    return pipeline
+
+
+def read_raw(path: Path) -> Any:
+    """Raw rows as pandas reads them (CSV or Parquet), or CLIError."""
+    from pipeport.cli import CLIError
+
+    if not path.is_file():
+        raise CLIError(f"{path} not found")
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except Exception as exc:  # pandas raises many types for an unreadable file
+        raise CLIError(f"cannot read {path}: {exc}") from None
+
+
+def _artifacts(args: argparse.Namespace) -> tuple[Any, Any, str, str, dict[str, Any], Path]:
+    """(pipeline, sample, name, version, training record, output path) of either form."""
+    from pipeport.cli import CLIError
+
+    if args.pipeline is not None:
+        if args.dir is not None:
+            raise CLIError("give either DIR or --pipeline, not both")
+        if args.sample is None:
+            raise CLIError(
+                "--pipeline needs --sample RAW.csv: raw rows the pipeline takes (the gate "
+                "compares them, and learns each column's type from them)"
+            )
+        name = args.name or args.pipeline.stem
+        out = args.out or args.pipeline.with_name(f"{name}.onnx")
+        pipeline = load_pipeline(args.pipeline)
+        return pipeline, read_raw(args.sample), name, args.model_version or "1", {}, out
+    if args.dir is None:
+        raise CLIError("give DIR (artifacts of `pipeport train`) or --pipeline FILE.joblib")
+    if args.sample is not None or args.name is not None:
+        raise CLIError("--sample and --name go with --pipeline; DIR has its own")
+    import json
+
     directory: Path = args.dir
     pipeline_path = directory / "sklearn_pipeline.joblib"
     if not pipeline_path.exists():
         raise CLIError(
             f"{pipeline_path} not found; run `pipeport train CONFIG --out {directory}` first"
         )
-    if args.rows < 0:
-        raise CLIError("--rows must be 0 or more")
-
-    import json
-
-    import joblib
-    import pandas as pd
-
-    from pipeport.export.errors import ParityError, UnsupportedStepError
-    from pipeport.export.onnx_export import read_metadata, to_onnx
-
-    manifest_path = directory / "train_manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     holdout_path = directory / "holdout.csv"
     if not holdout_path.exists():
         raise CLIError(f"{holdout_path} not found; the parity gate needs the held-out raw rows")
-    pipeline = joblib.load(pipeline_path)
-    sample = pd.read_csv(holdout_path)
-    name = manifest.get("name") or directory.resolve().name
-    version = str(manifest.get("version", "1"))
+    manifest_path = directory / "train_manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     training = {
         "data_sha256": manifest.get("data", {}).get("sha256"),
         "config_sha256": manifest.get("config", {}).get("sha256"),
@@ -85,10 +161,27 @@ def run_export(args: argparse.Namespace) -> int:
         "metrics": manifest.get("metrics"),
         "packages": manifest.get("packages"),
     }
-    out: Path = args.out or directory / ONNX_FILE
+    name = manifest.get("name") or directory.resolve().name
+    version = args.model_version or str(manifest.get("version", "1"))
+    out = args.out or directory / ONNX_FILE
+    return load_pipeline(pipeline_path), read_raw(holdout_path), name, version, training, out
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pipeport.cli import CLIError
+
+    started = time.perf_counter()
+    if args.rows < 0:
+        raise CLIError("--rows must be 0 or more")
+    pipeline, sample, name, version, training, out = _artifacts(args)
+
+    from pipeport.errors import ParityError, UnsupportedStepError
+    from pipeport.export.onnx_export import read_metadata, to_onnx
+
+    final = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
     print(
-        f"[export] converting {name} ({type(pipeline[-1]).__name__}); checking parity on "
-        f"{len(sample)} held-out + {args.rows} generated rows…",
+        f"[export] converting {name} ({type(final).__name__}); checking parity on "
+        f"{len(sample)} sample + {args.rows} generated rows…",
         file=sys.stderr,
         flush=True,
     )
@@ -103,8 +196,6 @@ def run_export(args: argparse.Namespace) -> int:
             force=args.force,
             training=training,
         )
-    except UnsupportedStepError as exc:
-        raise CLIError(str(exc)) from None
     except ParityError as exc:
         print(str(exc), file=sys.stderr)
         print(
@@ -113,6 +204,8 @@ def run_export(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    except (UnsupportedStepError, ValueError) as exc:  # a step, or the sample rows
+        raise CLIError(str(exc)) from None
     parity = read_metadata(model)["parity"]
     blob = model.SerializeToString()
     tmp = out.with_suffix(out.suffix + ".tmp")

@@ -115,6 +115,8 @@ class Graph:
         self._counts: dict[str, int] = {}
         self._matrices: dict[tuple[Any, ...], str] = {}
         self._constants: dict[tuple[Any, ...], str] = {}
+        #: The columns the final model receives (their lineage maps split points to raw values).
+        self.model_inputs: list[Col] = []
 
     # -- names, nodes, constants ----------------------------------------------------------------
 

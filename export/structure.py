@@ -61,6 +61,7 @@ def convert_predictor(step: Any, cols: list[Col], g: Graph, where: str) -> dict[
         )
     role = "classifier" if hasattr(step, "classes_") else "regressor"
     converter = lookup(step, where, role)
+    g.model_inputs = list(cols)
     outputs: dict[str, str] = converter.convert(step, cols, g, where)
     return outputs
 

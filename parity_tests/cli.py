@@ -26,18 +26,34 @@ def register(sub: Any) -> None:
         "parity",
         help="run the same raw rows through every runtime and compare with scikit-learn",
         description=(
-            "Feed the same raw rows to scikit-learn (DIR/sklearn_pipeline.joblib on the raw "
-            "DataFrame) and to DIR/pipeline.onnx in onnxruntime, the ONNX reference evaluator, "
-            "the HTTP server (/v1/predict and V2 infer), Node.js (clients/node) and a headless "
-            "browser (clients/web), and compare output by output, row by row. Rows: the held-out "
-            "rows (or --data), edge cases built from the schema and property-based rows "
-            "(hypothesis). Exit status 1 when any "
-            "runtime is outside tolerance, fails, or cannot run."
+            "Feed the same raw rows to scikit-learn (the fitted pipeline on the raw DataFrame) and "
+            "to the ONNX file in onnxruntime, the ONNX reference evaluator, the HTTP server "
+            "(/v1/predict and V2 infer), Node.js (clients/node) and a headless browser "
+            "(clients/web), and compare output by output, row by row. Two forms: `pipeport parity "
+            "DIR` for the artifacts of `pipeport train` + `pipeport export`, and `pipeport parity "
+            "--pipeline FILE.joblib --model MODEL.onnx --data RAW.csv` for a pipeline trained "
+            "anywhere. Rows: the given rows, edge cases built from the file's schema and "
+            "property-based rows (hypothesis); rows the contract refuses (a missing or unseen "
+            "value scikit-learn raises on) are checked to be refused by scikit-learn too. Exit "
+            "status 1 when any runtime is outside tolerance, fails, or cannot run. Loading a "
+            ".joblib file runs the Python code pickled inside it: only load pipelines you trust."
         ),
     )
-    parser.add_argument("dir", type=Path, metavar="DIR", help="artifacts folder (train + export)")
     parser.add_argument(
-        "--data", type=Path, metavar="RAW.csv", help="raw rows to use instead of DIR/holdout.csv"
+        "dir", type=Path, metavar="DIR", nargs="?", help="artifacts folder (train + export)"
+    )
+    parser.add_argument(
+        "--pipeline", type=Path, metavar="FILE.joblib", help="the fitted scikit-learn pipeline"
+    )
+    parser.add_argument(
+        "--model", type=Path, metavar="MODEL.onnx", help="with --pipeline: its exported ONNX file"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        metavar="RAW.csv",
+        help="raw rows (CSV or Parquet; required with --pipeline; default for DIR: "
+        "DIR/holdout.csv)",
     )
     parser.add_argument(
         "--runtimes",
@@ -49,7 +65,8 @@ def register(sub: Any) -> None:
         "--report-dir",
         type=Path,
         metavar="OUT",
-        help="where to write report.json and report.html (default: DIR/parity)",
+        help="where to write report.json and report.html (default: DIR/parity, or "
+        "MODEL-parity/ beside MODEL.onnx)",
     )
     parser.add_argument("--no-edge-cases", action="store_true", help="compare only the given rows")
     parser.add_argument(
@@ -65,27 +82,69 @@ def register(sub: Any) -> None:
 def run_parity_cli(args: argparse.Namespace) -> int:
     from pipeport.cli import CLIError
 
-    directory: Path = args.dir
-    for needed in ("sklearn_pipeline.joblib", "pipeline.onnx"):
-        if not (directory / needed).exists():
-            raise CLIError(
-                f"{directory / needed} not found; run `pipeport train` and `pipeport export` first"
-            )
-    from pipeport.parity_tests.harness import run_parity
-    from pipeport.parity_tests.report import write_reports
-
     def log(message: str) -> None:
         print(f"[parity] {message}", file=sys.stderr, flush=True)
 
+    if args.pipeline is not None:
+        if args.dir is not None:
+            raise CLIError("give either DIR or --pipeline, not both")
+        if args.model is None or args.data is None:
+            raise CLIError("--pipeline needs --model MODEL.onnx and --data RAW.csv")
+        if not args.model.is_file():
+            raise CLIError(f"{args.model} not found")
+        from pipeport.export.cli import load_pipeline, read_raw
+        from pipeport.parity_tests.harness import run_parity
+
+        pipeline, frame = load_pipeline(args.pipeline), read_raw(args.data)
+        report_dir = args.report_dir or args.model.with_name(f"{args.model.stem}-parity")
+
+        def run() -> Any:
+            return run_parity(
+                pipeline,
+                args.model,
+                frame,
+                args.runtimes,
+                edge_cases=not args.no_edge_cases,
+                log=log,
+                property_rows=args.property_rows,
+                source_name=args.data.name,
+            )
+
+    else:
+        if args.dir is None:
+            raise CLIError("give DIR (train + export artifacts) or --pipeline and --model")
+        if args.model is not None:
+            raise CLIError("--model goes with --pipeline; DIR has its own pipeline.onnx")
+        directory: Path = args.dir
+        for needed in ("sklearn_pipeline.joblib", "pipeline.onnx"):
+            if not (directory / needed).exists():
+                raise CLIError(
+                    f"{directory / needed} not found; run `pipeport train` and `pipeport export` "
+                    "first"
+                )
+        from pipeport.parity_tests.harness import run_parity_dir
+
+        report_dir = args.report_dir or directory / "parity"
+
+        def run() -> Any:
+            return run_parity_dir(
+                directory,
+                args.runtimes,
+                args.data,
+                not args.no_edge_cases,
+                log,
+                args.property_rows,
+            )
+
+    from pipeport.parity_tests.report import write_reports
+
     try:
-        run = run_parity(
-            directory, args.runtimes, args.data, not args.no_edge_cases, log, args.property_rows
-        )
+        result = run()
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
-    json_path, html_path = write_reports(run, args.report_dir or directory / "parity")
-    width = max(len(o.runtime) for o in run.outcomes)
-    for o in run.outcomes:
+    json_path, html_path = write_reports(result, report_dir)
+    width = max(len(o.runtime) for o in result.outcomes)
+    for o in result.outcomes:
         r = o.report
         detail = (
             f"{r.rows} rows, label mismatches {r.label_mismatches} (near-ties {r.near_ties}), "
@@ -95,5 +154,5 @@ def run_parity_cli(args: argparse.Namespace) -> int:
             else o.reason
         )
         print(f"{o.runtime:<{width}}  {o.status.upper():<7}  {detail}")
-    print(f"parity {'PASSED' if run.passed else 'FAILED'}; reports: {json_path}, {html_path}")
-    return 0 if run.passed else 1
+    print(f"parity {'PASSED' if result.passed else 'FAILED'}; reports: {json_path}, {html_path}")
+    return 0 if result.passed else 1

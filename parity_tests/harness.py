@@ -1,9 +1,11 @@
 """The parity harness: the same raw rows through every runtime, compared with scikit-learn.
 
-scikit-learn is the reference; every other runtime is compared with it by
-export.parity.compare, with the export gate's tolerances. A runtime that cannot run here is
-reported as "not run" with the reason, and a run with any runtime not run or outside tolerance
-is a failure: nothing counts as passed unless it ran.
+scikit-learn is the reference, fed the raw DataFrame; every other runtime is fed the JSON rows a
+client would send for it (pipeport.contract.frame_to_rows) and compared with it by
+export.parity.compare, with the export gate's tolerances. Rows the contract refuses (a missing or
+unseen value where scikit-learn raises) are not compared; scikit-learn must refuse them too. A
+runtime that cannot run here is reported as "not run" with the reason, and a run with any runtime
+not run or outside tolerance is a failure: nothing counts as passed unless it ran.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,18 +30,26 @@ import numpy as np
 import onnx
 import pandas as pd
 
+from pipeport.contract import converter, frame_to_rows
+from pipeport.errors import ParityError
 from pipeport.export.onnx_export import read_metadata
 from pipeport.export.parity import ParityReport, compare, sklearn_outputs
+from pipeport.export.raw_inputs import as_raw_frame
 from pipeport.parity_tests.rows import (
     edge_case_frame,
-    frame_to_rows,
     property_rows,
+    split_admissible,
     threshold_values,
 )
 from pipeport.parity_tests.runtimes import RuntimeUnavailable
+from pipeport.schema import ModelSchema
 
 ALL_RUNTIMES = ("sklearn", "onnxruntime", "reference", "http", "node", "browser")
+#: What `pipeport.check_parity` runs unless told otherwise: no server, no Node.js, no browser.
+DEFAULT_RUNTIMES = ("sklearn", "onnxruntime", "reference")
 HTTP_BATCH = 500
+#: Rows the contract refuses that are each shown to scikit-learn, which must refuse them too.
+REFUSALS_CHECKED = 50
 
 
 @dataclass
@@ -65,6 +75,24 @@ class ParityRun:
     @property
     def passed(self) -> bool:
         return all(o.status == "passed" for o in self.outcomes)
+
+    def summary(self) -> str:
+        """One line per runtime, then the worst rows of the first that failed."""
+        lines = []
+        for o in self.outcomes:
+            r = o.report
+            detail = (
+                f"{r.rows} rows, label mismatches {r.label_mismatches}, "
+                f"max abs {r.max_abs_error:.2g}, max rel {r.max_rel_error:.2g}"
+                if r is not None
+                else o.reason
+            )
+            lines.append(f"{o.runtime}: {o.status.upper()} ({detail})")
+        failed = next((o for o in self.outcomes if o.report and not o.report.passed), None)
+        if failed is not None and failed.report is not None:
+            lines.append(f"worst rows in {failed.runtime}:")
+            lines.append(failed.report.table())
+        return "\n".join(lines)
 
 
 # -- outputs of each runtime --------------------------------------------------------------------
@@ -235,27 +263,27 @@ def _run_v2(
     missing values, as the contract says for tensors)."""
     import tritonclient.http as httpclient
 
-    meta = read_metadata(onnx.load(str(model_path), load_external_data=False))
+    schema = ModelSchema.from_metadata(read_metadata(model_path))
     client = httpclient.InferenceServerClient(url.removeprefix("http://"))
     keys = ["label", "probabilities"] if task == "classification" else ["prediction"]
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for start in range(0, len(rows), HTTP_BATCH):
         part = rows[start : start + HTTP_BATCH]
         tensors = []
-        for spec in meta["inputs"]:
-            values = [r[spec["name"]] for r in part]
-            if spec["kind"] == "categorical":
-                array = np.array(
-                    [("" if v is None else v).encode("utf-8") for v in values], dtype=object
-                )
-                tensor = httpclient.InferInput(spec["name"], [len(part), 1], "BYTES")
+        for spec in schema.inputs:
+            # a tensor holds the graph's encoding (the contract's: NaN / "" for missing)
+            encode = converter(spec)
+            values = [encode(r[spec.name]) for r in part]
+            if spec.kind == "categorical":
+                array = np.array([v.encode("utf-8") for v in values], dtype=object)
+                tensor = httpclient.InferInput(spec.name, [len(part), 1], "BYTES")
             else:
-                array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-                tensor = httpclient.InferInput(spec["name"], [len(part), 1], "FP64")
+                array = np.array(values, dtype=np.float64)
+                tensor = httpclient.InferInput(spec.name, [len(part), 1], "FP64")
             tensor.set_data_from_numpy(array.reshape(-1, 1), binary_data=True)
             tensors.append(tensor)
         outputs = [httpclient.InferRequestedOutput(k, binary_data=True) for k in keys]
-        result = client.infer(meta["name"], tensors, outputs=outputs)
+        result = client.infer(schema.name, tensors, outputs=outputs)
         for k in keys:
             chunks[k].append(result.as_numpy(k))
     out = {k: np.concatenate(v) for k, v in chunks.items()}
@@ -287,68 +315,94 @@ def max_ulps(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> 
 # -- the run ------------------------------------------------------------------------------------
 
 
-def load_rows(
-    directory: Path,
-    data: Path | None,
-    inputs: list[dict[str, Any]],
+def comparison_rows(
     pipeline: Any,
-    model: onnx.ModelProto,
+    frame: pd.DataFrame,
+    schema: ModelSchema,
+    sources: dict[str, int],
     edge_cases: bool,
     n_property_rows: int = 0,
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    source = data or directory / "holdout.csv"
-    if not source.exists():
-        raise FileNotFoundError(f"no rows to compare: {source} does not exist")
-    frame = pd.read_parquet(source) if source.suffix in (".parquet", ".pq") else pd.read_csv(source)
-    columns = [spec["name"] for spec in inputs]
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{source} lacks the model's column(s): {', '.join(map(repr, missing))}")
-    frames = [frame[columns]]
-    sources = {source.name: len(frame)}
+) -> pd.DataFrame:
+    """The given rows, plus edge cases and hypothesis rows built from the schema."""
+    frames = [frame]
     if edge_cases:
-        edges = edge_case_frame(frame, inputs, threshold_values(pipeline, model))
+        edges = edge_case_frame(frame, schema, threshold_values(pipeline, frame))
         frames.append(edges)
         sources["edge cases"] = len(edges)
     if n_property_rows:
-        generated = property_rows(inputs, n_property_rows)
+        generated = property_rows(frame, schema, n_property_rows)
         frames.append(generated)
         sources["property-based (hypothesis)"] = len(generated)
-    return pd.concat(frames, ignore_index=True), sources
+    return pd.concat(frames, ignore_index=True)
+
+
+def _refusals(
+    pipeline: Any, frame: pd.DataFrame, refused: list[int], by_name: bool, started: float
+) -> RuntimeOutcome:
+    """The contract refuses these rows in every runtime; scikit-learn must refuse them too."""
+    answered = []
+    for i in refused[:REFUSALS_CHECKED]:
+        try:
+            sklearn_outputs(pipeline, frame.iloc[[i]], "regression", by_name)
+        except Exception:  # scikit-learn refuses the row: as the contract does
+            continue
+        answered.append(i)
+    checked = min(len(refused), REFUSALS_CHECKED)
+    if answered:
+        return RuntimeOutcome(
+            "contract",
+            "failed",
+            time.perf_counter() - started,
+            f"{len(answered)} of {checked} rows the contract refuses are answered by "
+            f"scikit-learn (rows {answered[:10]})",
+        )
+    return RuntimeOutcome(
+        "contract",
+        "passed",
+        time.perf_counter() - started,
+        f"{len(refused)} rows refused (a missing or unseen value scikit-learn refuses); "
+        f"scikit-learn refuses the {checked} checked too",
+    )
 
 
 def run_parity(
-    directory: Path,
+    pipeline: Any,
+    model_path: Path,
+    frame: pd.DataFrame,
     runtimes: tuple[str, ...] = ALL_RUNTIMES,
-    data: Path | None = None,
+    *,
     edge_cases: bool = True,
     log: Callable[[str], None] = lambda m: None,
     property_rows: int = 0,
+    source_name: str = "rows",
 ) -> ParityRun:
-    model_path = directory / "pipeline.onnx"
-    model = onnx.load(str(model_path))
-    meta = read_metadata(model)
-    pipeline = joblib.load(directory / "sklearn_pipeline.joblib")
-    task = meta["task"]
-    classes = meta.get("classes", [])
-    frame, sources = load_rows(
-        directory, data, meta["inputs"], pipeline, model, edge_cases, property_rows
-    )
-    rows = frame_to_rows(frame, meta["inputs"])
+    """The same raw rows through scikit-learn and every runtime in `runtimes`, compared."""
+    meta = read_metadata(model_path)
+    schema = ModelSchema.from_metadata(meta, str(model_path))
+    task = schema.task
+    classes = list(schema.classes)
+    frame, _names, by_name = as_raw_frame(pipeline, frame)
+    sources = {source_name: len(frame)}
+    everything = comparison_rows(pipeline, frame, schema, sources, edge_cases, property_rows)
+    frame, refused = split_admissible(everything, schema)
+    rows = frame_to_rows(frame, schema)
     log(
-        f"{len(frame)} raw rows ({', '.join(f'{k}: {v}' for k, v in sources.items())}); "
+        f"{len(frame)} raw rows ({', '.join(f'{k}: {v}' for k, v in sources.items())}"
+        f"{f'; {len(refused)} refused by the contract' if refused else ''}); "
         f"runtimes: {', '.join(runtimes)}"
     )
 
     started = time.perf_counter()
-    expected = {k: np.asarray(v) for k, v in sklearn_outputs(pipeline, frame, task).items()}
+    expected = {
+        k: np.asarray(v) for k, v in sklearn_outputs(pipeline, frame, task, by_name).items()
+    }
     outcomes = [
         RuntimeOutcome(
             "sklearn", "passed", time.perf_counter() - started, "the reference", outputs=expected
         )
     ]
-    if "prediction" in expected:
-        expected["prediction"] = expected["prediction"].ravel()
+    if refused:
+        outcomes.append(_refusals(pipeline, everything, refused, by_name, time.perf_counter()))
 
     def judge(name: str, actual: dict[str, np.ndarray], seconds: float) -> None:
         report = compare(task, expected, actual, frame)
@@ -398,7 +452,85 @@ def run_parity(
             log(f"{name}: ERROR: {type(exc).__name__}: {str(exc)[:300]}")
             continue
         judge(name, actual, time.perf_counter() - started)
-    return ParityRun(meta["name"], task, len(frame), sources, outcomes, classes)
+    return ParityRun(schema.name, task, len(frame), sources, outcomes, classes)
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    """Raw rows from a CSV or Parquet file, as pandas reads them (as training read its data)."""
+    if not path.exists():
+        raise FileNotFoundError(f"no rows to compare: {path} does not exist")
+    return pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+
+
+def run_parity_dir(
+    directory: Path,
+    runtimes: tuple[str, ...] = ALL_RUNTIMES,
+    data: Path | None = None,
+    edge_cases: bool = True,
+    log: Callable[[str], None] = lambda m: None,
+    property_rows: int = 0,
+) -> ParityRun:
+    """`pipeport parity DIR`: the artifacts folder of `pipeport train` + `pipeport export`."""
+    source = data or directory / "holdout.csv"
+    return run_parity(
+        joblib.load(directory / "sklearn_pipeline.joblib"),
+        directory / "pipeline.onnx",
+        read_rows(source),
+        runtimes,
+        edge_cases=edge_cases,
+        log=log,
+        property_rows=property_rows,
+        source_name=source.name,
+    )
+
+
+def check_parity(
+    pipeline: Any,
+    model: str | Path | onnx.ModelProto,
+    raw_rows: pd.DataFrame,
+    runtimes: Sequence[str] = DEFAULT_RUNTIMES,
+    *,
+    edge_cases: bool = True,
+    property_rows: int = 0,
+    report_dir: str | Path | None = None,
+) -> ParityRun:
+    """Prove a pipeport ONNX file returns what `pipeline` returns, in each runtime, on the raw
+    rows of `raw_rows` (plus edge cases and, if asked, hypothesis rows built from the file's
+    schema). Returns the run; raises ParityError naming the worst rows when any runtime is
+    outside tolerance, fails, or cannot run. `report_dir`: also write report.json/report.html.
+
+    Runtimes: "sklearn" (always), "onnxruntime", "reference" (onnx.reference), "http" (a real
+    `pipeport serve` on a loopback port), "node" (onnxruntime-node), "browser" (onnxruntime-web
+    in headless Chromium).
+    """
+    names = tuple(dict.fromkeys(["sklearn", *runtimes]))
+    unknown = [n for n in names if n not in ALL_RUNTIMES]
+    if unknown:
+        raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(ALL_RUNTIMES)}")
+    with _model_file(model) as path:
+        run = run_parity(
+            pipeline, path, raw_rows, names, edge_cases=edge_cases, property_rows=property_rows
+        )
+    if report_dir is not None:
+        from pipeport.parity_tests.report import write_reports
+
+        write_reports(run, Path(report_dir))
+    if not run.passed:
+        raise ParityError(f"parity FAILED for {run.model}:\n{run.summary()}", run)
+    return run
+
+
+@contextlib.contextmanager
+def _model_file(model: str | Path | onnx.ModelProto) -> Iterator[Path]:
+    if not isinstance(model, onnx.ModelProto):
+        yield Path(model)
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pipeport-parity-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        path.write_bytes(model.SerializeToString())
+        yield path
 
 
 def _client_runtime(

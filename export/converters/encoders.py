@@ -228,7 +228,10 @@ def _one_hot_ids(rows: np.ndarray) -> list[int] | None:
 
 def convert_encoder(encoder: Any, cols: list[Col], g: Graph, where: str) -> list[Col]:
     text = [g.natural_type(c) == STRING for c in cols]
-    inputs = [g.column(c, where, encoder, want=STRING if t else DOUBLE) for c, t in zip(cols, text)]
+    inputs = [
+        g.column(c, where, encoder, want=STRING if t else DOUBLE)
+        for c, t in zip(cols, text, strict=True)
+    ]
     tables = probe_tables(encoder, text, where, [c.missing_is_empty for c in cols])
     names = [str(n) for n in encoder.get_feature_names_out()]
     out: list[Col] = []

