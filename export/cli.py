@@ -62,6 +62,7 @@ def register(sub: Any) -> None:
         type=Path,
         help=f"output file (default: DIR/{ONNX_FILE}, or NAME.onnx beside FILE.joblib)",
     )
+    add_import_option(parser)
     parser.add_argument(
         "--rows",
         type=int,
@@ -78,6 +79,37 @@ def register(sub: Any) -> None:
         "metadata (parity.forced = true)",
     )
     parser.set_defaults(run=run_export)
+
+
+def add_import_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (repeatable): where your own transformer classes and their "
+        "pipeport.register_converter calls live (docs/converters.md); the current folder is "
+        "searched too",
+    )
+
+
+def import_modules(names: list[str]) -> None:
+    """Import the user's modules (their classes, their converters), or CLIError."""
+    from pipeport.cli import CLIError
+
+    if not names:
+        return
+    import importlib
+    import os
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise CLIError(f"--import {name}: {exc}") from None
 
 
 def load_pipeline(path: Path) -> Any:
@@ -173,6 +205,7 @@ def run_export(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.rows < 0:
         raise CLIError("--rows must be 0 or more")
+    import_modules(args.imports)
     pipeline, sample, name, version, training, out = _artifacts(args)
 
     from pipeport.errors import ParityError, UnsupportedStepError

@@ -145,3 +145,117 @@ def _load_builtin() -> None:
     if not _loaded:
         _loaded = True
         import pipeport.export.converters  # noqa: F401
+
+
+# -- converters users register --------------------------------------------------------------------
+
+
+class ConverterContext:
+    """What a user's converter works with: the step's input columns, and a way to add nodes.
+
+    A converter registered with `register_converter` is called as `convert(step, ctx)` with the
+    fitted step and this context, and returns `ctx.result(tensor, names)`: the step's output
+    columns, a float64 [N, k] tensor. Everything here is float64, as scikit-learn computes.
+    """
+
+    def __init__(self, step: Any, cols: list[Any], graph: Any, where: str) -> None:
+        self.step = step
+        self.where = where
+        self._cols = cols
+        self._graph = graph
+
+    @property
+    def input_names(self) -> list[str]:
+        """The names of the columns the step receives (raw column names where they are raw)."""
+        return [c.name for c in self._cols]
+
+    def numbers(self, columns: Sequence[int | str] | None = None) -> str:
+        """The step's input columns (all, or those given by position or name), read as numbers,
+        as one float64 [N, k] tensor."""
+        return self._graph.matrix(self._pick(columns), self.where, self.step)
+
+    def text(self, column: int | str) -> str:
+        """One input column, read as text, as a string [N, 1] tensor ("" for missing)."""
+        from pipeport.export.graph import STRING
+
+        (col,) = self._pick([column])
+        return str(self._graph.column(col, self.where, self.step, want=STRING))
+
+    def const(self, value: Any, hint: str = "c") -> str:
+        """A constant tensor (float64 for Python floats; numpy arrays keep their dtype)."""
+        return str(self._graph.const(value, hint))
+
+    def op(
+        self, op_type: str, inputs: Sequence[str], *, domain: str = "", **attributes: Any
+    ) -> str:
+        """Add one ONNX node (opset 21; ai.onnx.ml 5) and return its output tensor's name."""
+        return str(
+            self._graph.op(op_type, list(inputs), op_type.lower(), domain=domain, **attributes)
+        )
+
+    def result(self, tensor: str, names: Sequence[str]) -> list[Any]:
+        """Declare the step's output: `tensor` is float64 [N, len(names)]."""
+        return list(self._graph.block(tensor, [str(n) for n in names]))
+
+    def _pick(self, columns: Sequence[int | str] | None) -> list[Any]:
+        if columns is None:
+            return list(self._cols)
+        names = self.input_names
+        picked = []
+        for c in columns:
+            if isinstance(c, str):
+                if c not in names:
+                    raise UnsupportedStepError(
+                        f"Step '{self.where}': its converter asks for column {c!r}, but the step "
+                        f"receives {names}"
+                    )
+                picked.append(self._cols[names.index(c)])
+            else:
+                picked.append(self._cols[c])
+        return picked
+
+
+def register_converter(
+    cls: type,
+    convert: Callable[[Any, ConverterContext], Any] | None = None,
+    *,
+    accepts: str = "as its converter says",
+    exactness: str = "the converter's own; proven by the parity gate",
+) -> Any:
+    """Register `convert(step, ctx) -> ctx.result(...)` for your transformer class `cls`.
+
+    Use it as a function, `pipeport.register_converter(YearsSince, convert_years_since)`, or as
+    a decorator, `@pipeport.register_converter(YearsSince)`. From then on, in this process,
+    `pipeport.to_onnx` exports pipelines holding `cls` and the parity gate proves them like any
+    other step. docs/converters.md has a worked example.
+    """
+
+    def add(
+        function: Callable[[Any, ConverterContext], Any],
+    ) -> Callable[[Any, ConverterContext], Any]:
+        def run(step: Any, cols: list[Any], graph: Any, where: str) -> list[Any]:
+            out = function(step, ConverterContext(step, cols, graph, where))
+            if not isinstance(out, list):
+                raise UnsupportedStepError(
+                    f"Step '{where}': the converter registered for {cls.__name__} returned "
+                    f"{type(out).__name__}; it must return ctx.result(tensor, names)"
+                )
+            return out
+
+        register(
+            Converter(
+                classes=(cls,),
+                role="transformer",
+                convert=run,
+                family="registered by you",
+                accepts=accepts,
+                exactness=exactness,
+                origin=getattr(function, "__module__", "user"),
+            )
+        )
+        return function
+
+    if convert is not None:
+        add(convert)
+        return convert
+    return add
