@@ -1,12 +1,13 @@
 """Generate docs/support.md: what pipeport exports, measured rather than claimed.
 
-    python -m export.support_matrix > docs/support.md
+    python -m pipeport.export.support_matrix > docs/support.md
 
 Trains every estimator of research.estimators.ESTIMATORS for every task it supports on
 data/penguins.csv (classification: species; regression: body_mass_g) with the registry defaults,
 exports each with the parity gate on 10,000 generated rows, and tabulates the gate's report. Then
-exports one hand-built pipeline per supported preprocessing step, and builds each unsupported
-step to record the message the exporter gives. Nothing in the tables is typed by hand.
+exports every pipeline of export/support_cases.py (steps, structures, dtypes) the same way, lists
+what each registered converter states it accepts, and builds each refused pipeline to record the
+message the exporter gives. Nothing in the tables is typed by hand.
 """
 
 from __future__ import annotations
@@ -90,172 +91,147 @@ def estimator_rows(log: Callable[[str], None]) -> list[dict[str, Any]]:
     return rows
 
 
-# -- preprocessing steps --------------------------------------------------------------------------
+# -- steps, structures and dtypes (export/support_cases.py) ------------------------------------
+
+CASES_TEST = f"{TESTS}/test_export_support_cases.py::test_the_case_exports_through_the_gate"
+CORRUPT_TEST = f"{TESTS}/test_export_support_cases.py::test_a_corrupted_learned_value_is_caught"
+UNSUPPORTED = f"{TESTS}/test_export_unsupported.py"
 
 
-def _penguin_pipeline(
-    numeric_steps: list[Any] | None, categorical_steps: list[Any] | None, select: Any = None
-) -> Any:
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+def case_rows(log: Callable[[str], None]) -> list[dict[str, Any]]:
+    from pipeport.errors import ParityError
+    from pipeport.export.onnx_export import read_metadata, to_onnx
+    from pipeport.export.support_cases import cases
 
-    from pipeport.research.steps import MissingCategory
-
-    numeric = numeric_steps or [
-        ("impute", SimpleImputer(strategy="median")),
-        ("scale", StandardScaler()),
-    ]
-    categorical = categorical_steps or [
-        ("missing", MissingCategory()),
-        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-    ]
-    steps: list[tuple[str, Any]] = [
-        (
-            "preprocess",
-            ColumnTransformer(
-                [
-                    ("numeric", Pipeline(numeric), NUMERIC),
-                    ("categorical", Pipeline(categorical), CATEGORICAL),
+    rows = []
+    for case in cases():
+        pipeline, sample = case.fit(), case.features()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                meta = read_metadata(to_onnx(pipeline, sample, case.id, generated_rows=ROWS))
+                parity = meta["parity"]
+                refused = [
+                    i["name"]
+                    for i in meta["inputs"]
+                    if not i["missing_allowed"] or i["unknown_categories"] == "error"
                 ]
-            ),
-        )
-    ]
-    if select is not None:
-        steps.append(("select", select))
-    steps.append(("model", LogisticRegression(max_iter=1000)))
-    return Pipeline(steps)
+            except ParityError as exc:
+                parity, refused = exc.report.summary(), []
+        log(f"{case.id}: passed={parity['passed']}")
+        rows.append({"case": case, "refused": refused, **parity})
+    return rows
 
 
-def _supported_steps() -> list[tuple[str, str, Any]]:
-    from sklearn.feature_selection import SelectKBest, f_classif
-    from sklearn.impute import SimpleImputer
-    from sklearn.preprocessing import StandardScaler
-
-    def imputer(**kwargs: Any) -> Any:
-        return _penguin_pipeline(
-            [("impute", SimpleImputer(**kwargs)), ("scale", StandardScaler())], None
-        )
-
-    backed = f"{TESTS}/test_export_preprocessing.py::test_supported_preprocessing_matches_sklearn"
-    return [
-        (
-            "SimpleImputer(strategy='median'), numeric",
-            f"{backed}[impute-median]",
-            imputer(strategy="median"),
-        ),
-        (
-            "SimpleImputer(strategy='mean'), numeric",
-            f"{backed}[impute-mean]",
-            imputer(strategy="mean"),
-        ),
-        (
-            "SimpleImputer(strategy='most_frequent'), numeric",
-            f"{backed}[impute-most_frequent]",
-            imputer(strategy="most_frequent"),
-        ),
-        (
-            "SimpleImputer(strategy='constant', fill_value=-1), numeric",
-            f"{backed}[impute-constant]",
-            imputer(strategy="constant", fill_value=-1.0),
-        ),
-        (
-            "StandardScaler(with_mean=False) (the default one is in every estimator row)",
-            f"{backed}[scaler-no-mean]",
-            _penguin_pipeline(
-                [("impute", SimpleImputer()), ("scale", StandardScaler(with_mean=False))], None
-            ),
-        ),
-        (
-            "research.steps.MissingCategory -> OneHotEncoder(handle_unknown='ignore')",
-            f"{backed}[impute-median]",
-            _penguin_pipeline(None, None),
-        ),
-        (
-            "SelectKBest",
-            f"{backed}[select-k-best]",
-            _penguin_pipeline(None, None, SelectKBest(f_classif, k=4)),
-        ),
-    ]
-
-
-def _unsupported_steps() -> list[tuple[str, str, Any]]:
+def refusal_rows() -> list[dict[str, Any]]:
+    """What is refused, with the message the user gets (built here, asserted in the tests)."""
+    from sklearn.base import BaseEstimator, TransformerMixin
+    from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-    from pipeport.research.steps import MissingCategory
+    from pipeport.errors import UnsupportedStepError
+    from pipeport.export.onnx_export import to_onnx
 
-    backed = f"{TESTS}/test_export_unsupported.py"
-    hgb = _penguin_pipeline(None, None)
-    hgb.steps[-1] = (
-        "model",
-        HistGradientBoostingClassifier(max_iter=5, categorical_features=[5, 6, 7]),
+    class MyTransformer(TransformerMixin, BaseEstimator):
+        def fit(self, X: Any, y: Any = None) -> Any:
+            return self
+
+        def transform(self, X: Any) -> Any:
+            return np.asarray(X, dtype=float)
+
+    frame = pd.read_csv(PENGUINS).dropna()
+    numbers = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
+    y = frame["species"]
+    hgb = make_pipeline(
+        ColumnTransformer(
+            [
+                ("num", "passthrough", numbers),
+                ("cat", OneHotEncoder(sparse_output=False), ["island"]),
+            ]
+        ),
+        HistGradientBoostingClassifier(max_iter=5, categorical_features=[3, 4, 5]),
     )
-    return [
+    dated = frame.assign(when=pd.to_datetime(frame["year"].astype(str)))
+    cases = [
         (
-            "FunctionTransformer",
-            f"{backed}::test_function_transformer_is_refused_naming_step_class_and_alternative",
-            _penguin_pipeline(
-                [("impute", SimpleImputer()), ("log", FunctionTransformer(np.log1p))], None
-            ),
+            "FunctionTransformer with a function",
+            "test_function_transformer_with_a_function_names_the_step_and_the_extension_point",
+            make_pipeline(SimpleImputer(), FunctionTransformer(np.log1p), LogisticRegression()),
+            frame[numbers],
+        ),
+        (
+            "a class of your own without a registered converter",
+            "test_passthrough_is_never_reported_as_a_function_transformer",
+            make_pipeline(MyTransformer(), LogisticRegression()),
+            frame[numbers],
         ),
         (
             "HistGradientBoosting* with categorical_features",
-            f"{backed}::test_hist_gradient_boosting_with_categorical_features_is_refused",
+            "test_hist_gradient_boosting_with_categorical_features_is_refused",
             hgb,
+            frame,
         ),
         (
-            "SimpleImputer on strings (categorical columns)",
-            f"{backed}::test_simple_imputer_on_strings_is_refused",
-            _penguin_pipeline(
-                None,
-                [
-                    ("impute", SimpleImputer(strategy="most_frequent")),
-                    ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-                ],
-            ),
+            "a pipeline that ends with a transformer",
+            "test_a_pipeline_ending_with_a_transformer_is_refused",
+            make_pipeline(SimpleImputer(), StandardScaler()),
+            frame[numbers],
         ),
         (
-            "OneHotEncoder(handle_unknown='error')",
-            f"{backed}::test_one_hot_encoder_that_errors_on_unknown_categories_is_refused",
-            _penguin_pipeline(
-                None,
-                [
-                    ("missing", MissingCategory()),
-                    ("onehot", OneHotEncoder(handle_unknown="error", sparse_output=False)),
-                ],
+            "a text column read as numbers",
+            "test_a_text_column_read_as_numbers_is_refused_naming_column_and_step",
+            make_pipeline(
+                ColumnTransformer([("num", SimpleImputer(), ["code", *numbers])]),
+                LogisticRegression(),
             ),
+            frame.assign(code=frame["year"].astype(str)),
+        ),
+        (
+            "a datetime column",
+            "test_a_datetime_column_is_refused_with_what_to_do",
+            make_pipeline(
+                ColumnTransformer([("dates", OneHotEncoder(handle_unknown="ignore"), ["when"])]),
+                LogisticRegression(),
+            ),
+            dated,
         ),
     ]
+    rows = []
+    for what, test, pipeline, sample in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline.fit(sample, y.loc[sample.index])
+            try:
+                to_onnx(pipeline, sample, "refused", generated_rows=10)
+                message = "(exported: NOT refused)"
+            except UnsupportedStepError as exc:
+                message = str(exc)
+        rows.append({"step": what, "test": f"{UNSUPPORTED}::{test}", "message": message})
+    return rows
 
 
-def step_rows(log: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from pipeport.export.errors import ParityError, UnsupportedStepError
-    from pipeport.export.onnx_export import read_metadata, to_onnx
+def converter_rows() -> list[dict[str, str]]:
+    from pipeport.export.registry import converters
 
-    frame = pd.read_csv(PENGUINS)
-    supported = []
-    for label, test, pipeline in _supported_steps():
-        pipeline.fit(frame, frame["species"])
-        try:
-            parity = read_metadata(to_onnx(pipeline, frame, "step", generated_rows=ROWS))["parity"]
-        except ParityError as exc:
-            parity = exc.report.summary()
-        log(f"{label}: passed={parity['passed']}")
-        supported.append({"step": label, "test": test, **parity})
-    unsupported = []
-    for label, test, pipeline in _unsupported_steps():
-        pipeline.fit(frame, frame["species"])
-        try:
-            to_onnx(pipeline, frame, "step", generated_rows=10)
-            message = "(exported: NOT refused)"
-        except UnsupportedStepError as exc:
-            message = str(exc)
-        unsupported.append({"step": label, "test": test, "message": message})
-    return supported, unsupported
+    rows = []
+    for converter in converters():
+        if converter.origin != "pipeport":
+            continue
+        names = ", ".join(c.__name__ for c in converter.classes) or converter.accepts.split(" (")[0]
+        rows.append(
+            {
+                "family": converter.family,
+                "classes": names,
+                "role": converter.role,
+                "accepts": converter.accepts,
+                "exactness": converter.exactness,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["family"], r["classes"]))
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -265,23 +241,29 @@ def _num(value: Any) -> str:
     return "inf" if value is None else f"{value:.2g}"
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def render(
     estimators: list[dict[str, Any]],
-    supported: list[dict[str, Any]],
-    unsupported: list[dict[str, Any]],
+    steps: list[dict[str, Any]],
+    refused: list[dict[str, Any]],
+    converters: list[dict[str, str]],
     versions: dict[str, str],
 ) -> str:
     out = [
         "# pipeport: what exports, and how exactly",
         "",
-        "<!-- Generated by `python -m export.support_matrix > docs/support.md`; do not edit. -->",
+        "<!-- Generated by `python -m pipeport.export.support_matrix > docs/support.md`; do not "
+        "edit. -->",
         "",
-        "Every row below was measured by exporting a pipeline trained on `data/penguins.csv` "
-        "(classification: `species`; regression: `body_mass_g`; split seed "
-        f"{SEED}) with the parity gate of `export.onnx_export.to_onnx`: the ONNX graph "
-        "(onnxruntime, one thread) and scikit-learn are run on the held-out rows plus "
-        f"{ROWS:,} generated raw rows (missing values in every column, categories never seen in "
-        "training, numbers far outside the training range), and compared row by row.",
+        "Every measured row below was exported with the parity gate of `pipeport.to_onnx`: the "
+        "ONNX graph (onnxruntime, one thread, fed by the raw-row contract exactly as the server "
+        "feeds a request) and scikit-learn are run on the sample rows plus "
+        f"{ROWS:,} generated raw rows (missing values, categories never seen in training, "
+        "numbers far outside the training range, each where the pipeline accepts them), and "
+        "compared row by row.",
         "",
         "Tolerances of the gate: **labels equal on every row**; **probabilities within 1e-6 "
         "absolute**; **regression predictions within 1e-6 relative**. A *near-tie* is a row "
@@ -291,14 +273,38 @@ def render(
         "(regression); *max rel error* is the largest relative difference of a regression "
         "prediction.",
         "",
-        "Each cell is backed by a test under `tests/export/`, named in the *test* column as "
-        "`tests/export/<file>::<test>[<case>]`. The per-estimator tests use smaller models "
-        "(fewer trees/iterations) and 2,000 generated rows to stay fast, and check the graph "
-        "again with rows they generate themselves; this table uses the registry defaults.",
+        "Each row is backed by tests under `tests/export/` that can fail: the export must pass "
+        "the gate, and (for the steps) a copy of the pipeline with one learned value of the step "
+        "corrupted must be caught disagreeing with the original.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".",
         "",
-        "## Estimators",
+        "## Steps, structures and dtypes",
+        "",
+        "Pipelines from `pipeport/export/support_cases.py`, on `data/penguins.csv` or on "
+        "`people`, a generated Titanic-like table with every dtype pandas produces: `str`, "
+        "`object` with NaN, `category` (of text with NaN, and of integers), `bool`, `object` "
+        "booleans with NaN, `int64`, `float64` with NaN. *Refused values*: the columns where a "
+        "missing or unseen value is refused in every runtime, because scikit-learn raises on it.",
+        "",
+        "| pipeline | data | parity passed | rows compared | max abs error | max rel error | "
+        "refused values | tests |",
+        "|---|---|---|---:|---:|---:|---|---|",
+    ]
+    for r in steps:
+        case = r["case"]
+        refused_cells = ", ".join(f"`{c}`" for c in r["refused"]) or "none"
+        out.append(
+            f"| {_cell(case.what)} | {case.data} | {'yes' if r['passed'] else '**NO**'} | "
+            f"{r['rows']:,} | {_num(r['max_abs_error'])} | {_num(r['max_rel_error'])} | "
+            f"{refused_cells} | `{CASES_TEST}[{case.id}]`, `{CORRUPT_TEST}[{case.id}]` |"
+        )
+    out += [
+        "",
+        "## Models (the estimators `pipeport train` offers)",
+        "",
+        "Trained by `pipeport train` on `data/penguins.csv` (classification: `species`; "
+        f"regression: `body_mass_g`; split seed {SEED}), registry defaults.",
         "",
         "| estimator | task | scikit-learn class | parity passed | rows compared | label "
         "mismatches | near-ties | max abs error | max rel error | test |",
@@ -316,35 +322,33 @@ def render(
         "",
         "Every graph above also passes `onnx.checker.check_model(full_check=True)` at opsets "
         f"`{{'': 21, 'ai.onnx.ml': 5}}` (`{VALIDITY_TEST}`), and the ONNX reference evaluator "
-        f"agrees with onnxruntime on it within 1e-9 (`{REFERENCE_TEST}`). The same test file "
-        "runs every estimator on a generated data set too (column names with spaces, dots, "
-        "dashes and non-ASCII letters; integer and boolean columns; missing values in every "
-        "column; 10 integer classes).",
+        f"agrees with onnxruntime on it within 1e-9 (`{REFERENCE_TEST}`).",
         "",
-        "## Preprocessing steps",
+        "## Converters",
         "",
-        "Supported (each exported inside a LogisticRegression pipeline on penguins, "
-        f"{ROWS:,} generated rows):",
+        "What each converter (one file per family in `export/converters/`) accepts and why it is "
+        "exact, as the converters state it. Classes not listed are refused.",
         "",
-        "| step | parity passed | rows compared | max abs error | test |",
-        "|---|---|---:|---:|---|",
+        "| family | classes | role | accepts | why exact |",
+        "|---|---|---|---|---|",
     ]
-    for r in supported:
+    for r in converters:
         out.append(
-            f"| {r['step']} | {'yes' if r['passed'] else '**NO**'} | {r['rows']:,} | "
-            f"{_num(r['max_abs_error'])} | `{r['test']}` |"
+            f"| {r['family']} | {_cell(r['classes'])} | {r['role']} | {_cell(r['accepts'])} | "
+            f"{_cell(r['exactness'])} |"
         )
     out += [
         "",
-        "Not supported: the export stops with `UnsupportedStepError` (`pipeport export` exits "
-        "with status 2) and this message:",
+        "## Refused",
         "",
-        "| step | message | test |",
+        "The export stops with `pipeport.UnsupportedStepError` (`pipeport export` exits with "
+        "status 2) and this message:",
+        "",
+        "| what | message | test |",
         "|---|---|---|",
     ]
-    for r in unsupported:
-        message = r["message"].replace("|", "\\|")
-        out.append(f"| {r['step']} | {message} | `{r['test']}` |")
+    for r in refused:
+        out.append(f"| {r['step']} | {_cell(r['message'])} | `{r['test']}` |")
     out += ["", *KNOWN_LIMITS]
     return "\n".join(out) + "\n"
 
@@ -381,13 +385,13 @@ def main() -> int:
 
     with threadpool_limits(limits=1, user_api="openmp"):  # see tests/export/conftest.py
         estimators = estimator_rows(log)
-        supported, unsupported = step_rows(log)
+        steps = case_rows(log)
     versions = {
         k: v
         for k, v in package_versions().items()
         if k in ("scikit-learn", "skl2onnx", "onnx", "onnxruntime")
     }
-    sys.stdout.write(render(estimators, supported, unsupported, versions))
+    sys.stdout.write(render(estimators, steps, refusal_rows(), converter_rows(), versions))
     return 0
 
 

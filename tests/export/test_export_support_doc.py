@@ -7,6 +7,9 @@ import re
 
 import export_testkit as kit
 
+from pipeport.export.registry import converters
+from pipeport.export.support_cases import cases
+
 DOC = kit.REPO / "docs" / "support.md"
 
 
@@ -29,11 +32,30 @@ def test_support_doc_cites_only_tests_that_exist():
     )
     assert len(cited) >= 30
     ids = {f"{e}-{t}" for e, t in kit.estimator_tasks()}
+    case_ids = {c.id for c in cases()}
     for path, name, case in cited:
         source = (kit.REPO / path).read_text(encoding="utf-8")
         functions = {n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)}
         assert name in functions, f"{path}::{name}"
         if case and "every_estimator" in name:
             assert case in ids, case
+        elif case and path.endswith("test_export_support_cases.py"):
+            assert case in case_ids, case
         elif case:
             assert f'"{case}"' in source, f"{path}::{name}[{case}]"
+
+
+def test_support_doc_has_a_passing_row_for_every_support_case():
+    text = DOC.read_text(encoding="utf-8")
+    for case in cases():
+        line = next((row for row in text.splitlines() if f"gate[{case.id}]" in row), None)
+        assert line is not None, f"docs/support.md has no row for {case.id}: regenerate it"
+        assert "| yes |" in line, case.id
+
+
+def test_support_doc_lists_every_converter():
+    text = DOC.read_text(encoding="utf-8")
+    for converter in converters():
+        if converter.origin == "pipeport":
+            for cls in converter.classes:
+                assert cls.__name__ in text, cls.__name__
