@@ -43,13 +43,15 @@ def _missing_mask(
     return g.op("Equal", [x, g.const(np.array([float(missing_values)]), "missing_marker")])
 
 
-def _groups(cols: list[Col], g: Graph, numeric: bool) -> list[tuple[tuple[bool, bool], list[int]]]:
+def _groups(cols: list[Col], g: Graph, mode: str) -> list[tuple[tuple[bool, bool], list[int]]]:
     """Runs of consecutive columns of one type (text or numbers; how missing is held), so each
-    run is one matrix. `numeric`: the imputer computed numbers (its statistics are numbers), so
-    scikit-learn read every column as numbers."""
+    run is one matrix. `mode`: "numbers" when the imputer computed numbers (scikit-learn read
+    every column as numbers), "text" when it fills with text (every column becomes text, a
+    number in its normalised form, as the contract feeds a categorical column), else "each"."""
     runs: list[tuple[tuple[bool, bool], list[int]]] = []
     for j, col in enumerate(cols):
-        key = (not numeric and g.natural_type(col) == STRING, col.missing_is_empty)
+        text = mode == "text" or (mode == "each" and g.natural_type(col) == STRING)
+        key = (text, col.missing_is_empty)
         if runs and runs[-1][0] == key:
             runs[-1][1].append(j)
         else:
@@ -73,8 +75,13 @@ def convert_simple_imputer(step: SimpleImputer, cols: list[Col], g: Graph, where
     kept = [j for j in range(len(cols)) if step.keep_empty_features or not is_missing(stats[j])]
     out: list[Col] = []
     pieces: list[tuple[list[int], str, int]] = []
-    numeric = np.asarray(step.statistics_).dtype.kind in "fiub"
-    for (text, empty), idx in _groups(cols, g, numeric):
+    if np.asarray(step.statistics_).dtype.kind in "fiub":
+        mode = "numbers"
+    elif any(isinstance(s, str) for s in stats.tolist()):
+        mode = "text"  # e.g. fill_value="missing" over text and integer codes together
+    else:
+        mode = "each"
+    for (text, empty), idx in _groups(cols, g, mode):
         dtype = STRING if text else DOUBLE
         x = g.matrix([cols[j] for j in idx], where, step, want=dtype)
         mask = _missing_mask(g, x, text, step.missing_values, empty)
