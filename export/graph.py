@@ -24,17 +24,17 @@ from onnx import TensorProto, helper, numpy_helper
 
 from pipeport.errors import UnsupportedStepError
 
-DOUBLE = TensorProto.DOUBLE
-STRING = TensorProto.STRING
-INT64 = TensorProto.INT64
-FLOAT = TensorProto.FLOAT
-BOOL = TensorProto.BOOL
+DOUBLE: int = TensorProto.DOUBLE
+STRING: int = TensorProto.STRING
+INT64: int = TensorProto.INT64
+FLOAT: int = TensorProto.FLOAT
+BOOL: int = TensorProto.BOOL
 ML_DOMAIN = "ai.onnx.ml"
 #: Opsets every file is written at: onnxruntime 1.30 runs them in Python, Node.js and WASM alike.
 #: ai.onnx.ml 5 for TreeEnsemble (float64 in and out).
 OPSET = 21
 ML_OPSET = 5
-_TYPE_NAME = {
+_TYPE_NAME: dict[int, str] = {
     DOUBLE: "numbers",
     STRING: "text",
     INT64: "integers",

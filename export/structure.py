@@ -17,7 +17,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from pipeport.errors import UnsupportedStepError
 from pipeport.export.graph import Col, Graph
-from pipeport.export.registry import lookup
+from pipeport.export.registry import Role, lookup
 
 
 def join(path: str, name: str) -> str:
@@ -59,7 +59,7 @@ def convert_predictor(step: Any, cols: list[Col], g: Graph, where: str) -> dict[
             f"The last step, '{where}', is a {type(step).__name__}: pipeport exports pipelines "
             "that end with a classifier or a regressor"
         )
-    role = "classifier" if hasattr(step, "classes_") else "regressor"
+    role: Role = "classifier" if hasattr(step, "classes_") else "regressor"
     converter = lookup(step, where, role)
     g.model_inputs = list(cols)
     outputs: dict[str, str] = converter.convert(step, cols, g, where)

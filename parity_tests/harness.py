@@ -163,7 +163,9 @@ def run_reference(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, np.
         ) from None
     feeds = raw_rows_to_feeds(rows, loaded.schema)
     try:
-        return _session_outputs(lambda names, f: evaluator.run(names, f), loaded.schema, feeds)
+        return _session_outputs(
+            lambda names, f: list(evaluator.run(names, f)), loaded.schema, feeds
+        )
     except NotImplementedError as exc:
         raise RuntimeUnavailable(f"the ONNX reference evaluator lacks an operator: {exc}") from None
 

@@ -34,8 +34,10 @@ def _forward(model: Any, cols: list[Col], g: Graph, where: str) -> str:
         name = model.activation if i < last else model.out_activation_
         if name == "softmax":
             a = g.op("Softmax", [a], "softmax", axis=1)
-        elif _ACTIVATIONS[name] is not None:
-            a = g.op(_ACTIVATIONS[name], [a], name)
+        else:
+            op = _ACTIVATIONS[name]
+            if op is not None:
+                a = g.op(op, [a], name)
     return a
 
 
