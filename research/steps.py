@@ -6,7 +6,6 @@ They exist so that the saved scikit-learn pipeline takes the raw DataFrame exact
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -14,31 +13,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-#: What a missing categorical value becomes, in scikit-learn and in the ONNX graph alike.
-#: Clients feed it for a missing value in a string tensor. pandas.read_csv turns an empty field
-#: into NaN, so the empty string can never be a real category read from a CSV file.
-MISSING_CATEGORY = ""
+from pipeport.contract import MISSING_CATEGORY, normalise_category
 
-
-def normalise_category(value: Any) -> str:
-    """The string form of one raw categorical value.
-
-    True -> "True", 3 -> "3", 3.0 -> "3" (an integer column that pandas widened to float because
-    it has missing values must give the same strings as without them), NaN/None -> the sentinel.
-    """
-    if value is None or value is pd.NA or value is pd.NaT:
-        return MISSING_CATEGORY
-    if isinstance(value, (bool, np.bool_)):
-        return "True" if value else "False"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        if math.isnan(value):
-            return MISSING_CATEGORY
-        if math.isfinite(value) and float(value).is_integer():
-            return str(int(value))
-        return repr(float(value))
-    return str(value)
+# The rules live in the raw-row contract: MissingCategory makes in scikit-learn exactly what every
+# runtime feeds the graph for a categorical column.
+__all__ = ["MISSING_CATEGORY", "MissingCategory", "normalise_category"]
 
 
 class MissingCategory(TransformerMixin, BaseEstimator):
