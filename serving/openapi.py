@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pipeport.serving.model import ModelSchema
 
 if TYPE_CHECKING:
-    from pipeport.serving.app import ServingSettings
+    from pipeport.serving.state import ServingSettings
 
 _ERROR_RESPONSES = {
     "400": "Malformed body (not JSON, not UTF-8, wrong structure, empty batch)",
