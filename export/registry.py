@@ -38,6 +38,9 @@ class Converter:
     matches: Callable[[Any], bool] | None = None
     #: Who registered it: "pipeport" or the user's module.
     origin: str = "pipeport"
+    #: For transformers a TransformedTargetRegressor may use: `inverse(step, X, graph, where)`
+    #: returns the float64 [N, k] tensor of `step.inverse_transform` applied to tensor X.
+    inverse: Callable[..., str] | None = None
 
 
 _BY_CLASS: dict[type, Converter] = {}

@@ -209,7 +209,26 @@ def _logistic(pre: Any) -> Pipeline:
     return Pipeline([("pre", pre), ("model", LogisticRegression(max_iter=2000))])
 
 
+#: Modules that add cases of their own (a converter family each), through their `cases()`.
+CASE_MODULES: list[str] = []
+
+
 def cases() -> list[Case]:
+    """Every support case: the core ones here, then each module's of CASE_MODULES."""
+    import importlib
+
+    out = core_cases()
+    for name in CASE_MODULES:
+        out.extend(importlib.import_module(name).cases())
+    ids = [c.id for c in out]
+    if len(set(ids)) != len(ids):
+        raise ValueError(
+            f"two support cases share an id: {sorted(i for i in ids if ids.count(i) > 1)}"
+        )
+    return out
+
+
+def core_cases() -> list[Case]:
     P, PG = "people", "penguins"
     one_hot = "pre__cat"
     penguin_numbers = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
