@@ -163,7 +163,7 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
         )
     if status == 405:
         allowed = exc.valid_methods if hasattr(exc, "valid_methods") else None
-        methods = ", ".join(allowed or ())
+        methods = ", ".join(sorted(allowed or ()))  # a set: sorted, the same in every process
         return ApiError(
             405,
             "method_not_allowed",

@@ -17,9 +17,10 @@ def register(subparsers: Any) -> None:
     """Add the `serve` and `predict` subcommands (called by pipeport.cli)."""
     serve = subparsers.add_parser(
         "serve",
-        help="serve a pipeport ONNX file over HTTP (gunicorn)",
+        help="serve a pipeport ONNX file over HTTP",
         description=(
-            "Serve MODEL.onnx over HTTP under gunicorn, one worker per core by default. "
+            "Serve MODEL.onnx over HTTP (granian by default, or gunicorn), one worker process "
+            "per core by default. "
             "Everything is read from the ONNX file: schema, classes, name and version. "
             "Endpoints: POST /v1/predict, POST /invocations (MLflow), /v2/... (Open Inference "
             "Protocol / Triton), GET /metadata, /openapi.json, /healthz, /readyz, /metrics."
@@ -54,42 +55,67 @@ def register(subparsers: Any) -> None:
         "every route but /healthz, /readyz, /metrics and /v2/health/*",
     )
     serve.add_argument(
-        "--worker-class",
-        choices=("gthread", "sync"),
-        default=None,
-        help="gunicorn worker type (default: sync with --threads 1, gthread with more; "
-        "see docs/serving.md for why)",
+        "--server",
+        choices=("granian", "gunicorn"),
+        default="granian",
+        help="HTTP server (default: %(default)s; see docs/serving.md for why)",
     )
     serve.add_argument(
-        "--threads",
-        type=_positive,
-        default=1,
-        help="threads per gthread worker (default: %(default)s)",
+        "--header-timeout",
+        type=_positive_float,
+        default=10.0,
+        help="seconds a client has to send the request line and headers (default: %(default)s)",
     )
     serve.add_argument(
-        "--keep-alive",
-        type=_positive,
-        default=5,
-        help="seconds an idle connection is kept open (default: %(default)s)",
+        "--body-timeout",
+        type=_positive_float,
+        default=30.0,
+        help="seconds a client then has to send the body; 408 after (granian; default: "
+        "%(default)s)",
     )
     serve.add_argument(
-        "--timeout",
+        "--max-header-bytes",
         type=_positive,
-        default=30,
-        help="seconds before a stuck worker is restarted (default: %(default)s)",
+        default=64 * 1024,
+        help="largest request line + headers (granian; default: %(default)s)",
     )
     serve.add_argument(
         "--graceful-timeout",
         type=_positive,
         default=10,
-        help="seconds workers get to finish on shutdown (default: %(default)s)",
+        help="seconds in-flight requests get to finish on shutdown (default: %(default)s)",
     )
-    serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
-    serve.add_argument(
+    gunicorn = serve.add_argument_group("gunicorn only (--server gunicorn)")
+    gunicorn.add_argument(
+        "--worker-class",
+        choices=("gthread", "sync"),
+        default=None,
+        help="gunicorn worker type (default: sync with --threads 1, gthread with more)",
+    )
+    gunicorn.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        help="threads per gthread worker (default: %(default)s)",
+    )
+    gunicorn.add_argument(
+        "--keep-alive",
+        type=_positive,
+        default=5,
+        help="seconds an idle connection is kept open (default: %(default)s)",
+    )
+    gunicorn.add_argument(
+        "--timeout",
+        type=_positive,
+        default=30,
+        help="seconds before a stuck worker is restarted (default: %(default)s)",
+    )
+    gunicorn.add_argument(
         "--control-socket",
         metavar="PATH",
         help="open gunicorn's control socket at PATH (default: none)",
     )
+    serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
     serve.set_defaults(run=run_serve)
 
     predict = subparsers.add_parser(
@@ -145,6 +171,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def read_token(path: str) -> str:
     """The bearer token in `path`, stripped of surrounding whitespace."""
     from pipeport.cli import CLIError
@@ -166,20 +202,50 @@ def read_token(path: str) -> str:
 def run_serve(args: argparse.Namespace) -> int:
     from pipeport.cli import CLIError
     from pipeport.serving.app import ServingSettings, create_app_for_model
-    from pipeport.serving.gunicorn_app import GunicornSettings, run_gunicorn
+    from pipeport.serving.granian_app import PortInUse, check_port_free
     from pipeport.serving.model import ModelLoadError, load_model
 
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port must be between 0 and 65535, got {args.port}")
     token = read_token(args.auth_token_file) if args.auth_token_file else None
     try:
+        check_port_free(args.host, args.port)  # before the model loads: say it at once
         model = load_model(args.model)
-    except ModelLoadError as exc:
+    except (ModelLoadError, PortInUse) as exc:
         raise CLIError(str(exc)) from None
     settings = ServingSettings(
         max_body_bytes=args.max_body_bytes, max_rows=args.max_rows, auth_token=token
     )
     app = create_app_for_model(model, settings)
+    try:
+        if args.server == "gunicorn":
+            return _run_gunicorn(app, args)
+        return _run_granian(app, args)
+    except PortInUse as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _run_granian(app: Any, args: argparse.Namespace) -> int:
+    from pipeport.serving.granian_app import GranianSettings, run_granian
+
+    return run_granian(
+        app,
+        GranianSettings(
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            header_timeout_s=args.header_timeout,
+            body_timeout_s=args.body_timeout,
+            max_header_bytes=args.max_header_bytes,
+            graceful_timeout_s=args.graceful_timeout,
+            access_log=args.access_log,
+        ),
+    )
+
+
+def _run_gunicorn(app: Any, args: argparse.Namespace) -> int:
+    from pipeport.serving.gunicorn_app import GunicornSettings, run_gunicorn
+
     run_gunicorn(
         app,
         GunicornSettings(

@@ -15,6 +15,10 @@ Choices, and why:
   was never slower in the same runs (p99 6.5 ms vs 10.6 ms).
 - The master's heap is frozen (`gc.freeze()`) before the workers fork, so the collector in a
   worker never touches, and copy-on-write never duplicates, the objects loaded once in the master.
+- A worker leaves with `os._exit` once gunicorn is done with it (the `worker_exit` hook, in the
+  worker only): a normal interpreter exit runs onnxruntime's exit handler, which hangs in a
+  forked worker until the master SIGKILLs it (~12 s on SIGTERM, and "Worker was sent SIGKILL!"
+  on Ctrl-C).
 - No control socket unless asked for: gunicorn ≥ 25.1 otherwise creates one under
   $XDG_RUNTIME_DIR or $HOME/.gunicorn, which a server image should not have to allow.
 """
@@ -62,11 +66,31 @@ class GunicornSettings:
             "loglevel": "info",
             "proc_name": "pipeport-serve",
         }
+        options["worker_exit"] = _leave_worker
         if self.control_socket:
             options["control_socket"] = self.control_socket
         else:
             options["control_socket_disable"] = True
         return options
+
+
+def _leave_worker(_arbiter: Any, worker: Any) -> None:
+    """gunicorn's worker_exit hook: in the worker itself, exit now with the status it was
+    exiting with (see the module docstring); in the master (which calls it when it reaps a
+    worker) do nothing."""
+    import sys
+
+    if os.getpid() != worker.pid:
+        return
+    exc = sys.exc_info()[1]
+    code = 0
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else 1
+    elif exc is not None:
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def default_workers() -> int:

@@ -8,6 +8,7 @@ from serving_testkit import (  # noqa: F401
     int_classifier_path,
     make_client,
     model_dir,
+    penguins_model,
     regressor_path,
     start_server,
 )

@@ -10,6 +10,7 @@ docs/onnx-contract.md, so these tests do not depend on the exporter.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -110,6 +111,7 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    port: int = 0
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         return http("GET", self.url + path, headers=headers)
@@ -144,7 +146,8 @@ def http(
 
 @pytest.fixture(scope="session")
 def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
-    """Start `pipeport serve` (real gunicorn, short graceful timeout); all stopped at the end."""
+    """Start `pipeport serve` (real granian or gunicorn, short graceful timeout), each in its own
+    process group (so a test can send it a terminal's Ctrl-C); all stopped at the end."""
     started: list[Server] = []
 
     def start(model: Path, *extra: str, workers: int = 2) -> Server:
@@ -163,15 +166,17 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
                 "--workers",
                 str(workers),
                 "--graceful-timeout",
-                "1",
+                "5",
                 *extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=subprocess_env(),
             cwd=REPO,
+            start_new_session=True,
         )
         server = Server(f"http://127.0.0.1:{port}", process, log_path)
+        server.port = port
         started.append(server)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -188,6 +193,9 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     yield start
     for server in started:
         stop_server(server)
+        if server.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.process.pid, signal.SIGKILL)
 
 
 def stop_server(server: Server) -> int:
@@ -205,3 +213,52 @@ def stop_server(server: Server) -> int:
 def classifier_server(start_server: Callable[..., Server], classifier_path: Path) -> Server:
     """One real server (2 workers) shared by the tests that only read from it."""
     return start_server(classifier_path, "--max-rows", "100")
+
+
+@pytest.fixture(scope="session")
+def penguins_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled penguins-species config, trained and exported by the real CLI, once."""
+    from pipeport.cli import main as pipeport
+
+    directory = tmp_path_factory.mktemp("penguins-species")
+    config = str(REPO / "configs" / "penguins-species.toml")
+    assert pipeport(["train", config, "--out", str(directory), "--quiet"]) == 0
+    assert pipeport(["export", str(directory), "--rows", "500"]) == 0
+    return directory / "pipeline.onnx"
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10) -> bytes:
+    """Send `data` on a new connection and read until the server closes it or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        return read_response(sock)
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One HTTP/1.1 response (headers and a Content-Length body) from `sock`; b"" if closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def post_request(body: bytes, path: str = "/v1/predict", extra: str = "") -> bytes:
+    """A complete HTTP/1.1 POST of a JSON body, as bytes."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body

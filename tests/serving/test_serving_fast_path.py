@@ -86,6 +86,67 @@ REQUESTS: list[tuple[str, str, bytes, dict[str, str]]] = [
     ("too large", "/v1/predict", _body({"rows": [ROW], "pad": "x" * 5000}), {}),
 ]
 
+V2 = "/v2/models/penguins-test/infer"
+
+
+def _tensors(numbers: list[Any], strings: list[Any], **extra: Any) -> bytes:
+    return _body(
+        {
+            "inputs": [
+                {"name": NUMERIC, "datatype": "FP64", "shape": [len(numbers), 1], "data": numbers},
+                {
+                    "name": CATEGORICAL,
+                    "datatype": "BYTES",
+                    "shape": [len(strings)],
+                    "data": strings,
+                },
+            ],
+            **extra,
+        }
+    )
+
+
+def _binary_request() -> tuple[bytes, dict[str, str]]:
+    numeric = np.array([40.0, np.nan], dtype="<f8").tobytes()
+    strings = b"".join(len(s).to_bytes(4, "little") + s for s in (b"Dream", b""))
+    header = _body(
+        {
+            "inputs": [
+                {
+                    "name": NUMERIC,
+                    "datatype": "FP64",
+                    "shape": [2, 1],
+                    "parameters": {"binary_data_size": len(numeric)},
+                },
+                {
+                    "name": CATEGORICAL,
+                    "datatype": "BYTES",
+                    "shape": [2, 1],
+                    "parameters": {"binary_data_size": len(strings)},
+                },
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    )
+    return header + numeric + strings, {
+        "Content-Type": "application/octet-stream",
+        "Inference-Header-Content-Length": str(len(header)),
+    }
+
+
+REQUESTS += [
+    ("V2 JSON", V2, _tensors([40.0, None, "NaN"], ["Dream", "", None], id="r1"), {}),
+    ("V2 versioned", "/v2/models/penguins-test/versions/3/infer", _tensors([1.0], ["x"]), {}),
+    ("V2 binary in and out", V2, *_binary_request()),
+    ("V2 no content type", V2, _tensors([1.0], ["x"]), {"Content-Type": ""}),
+    ("V2 wrong model", "/v2/models/other/infer", _tensors([1.0], ["x"]), {}),
+    ("V2 wrong version", "/v2/models/penguins-test/versions/9/infer", _tensors([1.0], ["x"]), {}),
+    ("V2 infinity", V2, _tensors([1e999], ["x"]), {}),
+    ("V2 gzip", V2, _tensors([1.0], ["x"]), {"Content-Encoding": "gzip"}),
+    ("V2 missing input", V2, _body({"inputs": []}), {}),
+    ("V2 too many rows", V2, _tensors([1.0] * 6, ["x"] * 6), {}),
+]
+
 
 def _apps(path: Path, **settings: Any) -> tuple[Any, Any]:
     limits = {"max_rows": 5, "max_body_bytes": 4096, **settings}
@@ -155,6 +216,7 @@ def test_a_valid_prediction_does_not_reach_flask_and_an_error_does(classifier_pa
     fast_calls, slow_calls = _flask_calls(fast), _flask_calls(slow)
     _send(fast, "/v1/predict", _body({"rows": [ROW]}), {})
     _send(fast, "/invocations", _body({"dataframe_records": [ROW]}), {})
+    _send(fast, V2, _tensors([1.0], ["x"]), {})
     assert fast_calls == []
     _send(fast, "/v1/predict", _body({"rows": []}), {})
     _send(fast, "/v1/predict", _body({"rows": [ROW]}), {"Content-Type": "text/plain"})

@@ -10,7 +10,16 @@ from pathlib import Path
 from serving_testkit import REPO, subprocess_env
 
 SERVING = REPO / "serving"
-ALLOWED_THIRD_PARTY = {"onnxruntime", "numpy", "flask", "werkzeug", "gunicorn", "pyarrow"}
+ALLOWED_THIRD_PARTY = {
+    "onnxruntime",
+    "numpy",
+    "flask",
+    "werkzeug",
+    "gunicorn",
+    "granian",
+    "uvloop",
+    "pyarrow",
+}
 ALLOWED_FIRST_PARTY = {"pipeport"}
 FORBIDDEN = {"sklearn", "pandas", "scipy", "skl2onnx", "onnx", "joblib"}
 #: The pipeport modules serving/ may import: itself, the CLI shell, and the raw-row contract
@@ -57,6 +66,29 @@ def test_pipeport_imports_only_serving_the_contract_and_the_cli():
                 assert module in ("pipeport", "pipeport.cli") or module.startswith(
                     ALLOWED_PIPEPORT
                 ), f"{path.name} imports {module}"
+
+
+def _serving_imports(path: Path) -> set[str]:
+    """The pipeport.serving modules `path` imports, anywhere in the file (TYPE_CHECKING too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "pipeport.serving":
+                found.update(alias.name for alias in node.names)
+            elif node.module.startswith("pipeport.serving."):
+                found.add(node.module.removeprefix("pipeport.serving."))
+    return found
+
+
+def test_the_app_imports_the_protocol_modules_and_never_the_reverse():
+    app_imports = _serving_imports(SERVING / "app.py")
+    assert {"v1", "mlflow", "v2"} <= app_imports
+    for path in SERVING.glob("*.py"):
+        if path.name not in ("app.py", "cli.py"):  # the factory, and the command that calls it
+            assert "app" not in _serving_imports(path), f"{path.name} imports serving.app"
+    for protocol in ("v1", "mlflow", "v2"):
+        others = {"v1", "mlflow", "v2"} - {protocol}
+        assert not _serving_imports(SERVING / f"{protocol}.py") & others, protocol
 
 
 def test_pyarrow_is_only_imported_lazily_by_batch():

@@ -1,0 +1,172 @@
+"""The HTTP front door under granian: an RSGI application that reads the whole request body on
+the event loop, within limits, and only then runs the Flask (WSGI) app.
+
+Why: a WSGI server hands the app a stream, and the app's thread blocks on it for as long as a
+client takes to send its body; four clients that send a body slowly stop a two-worker server
+(measured, docs/serving.md). Here a slow body costs an idle coroutine, not a worker:
+
+- granian (Rust) reads and limits the request line and headers (`--header-timeout`,
+  `--max-header-bytes`) before this code sees the request;
+- a `Content-Length` over `--max-body-bytes` is answered 413 at once, before any byte of the body
+  is read; a chunked body is counted as it arrives and cut off at the limit;
+- the body must arrive within `--body-timeout` seconds, or the answer is 408;
+- then the request is answered on the loop's thread: by the fast path (serving.fastpath) when
+  it can, otherwise by the Flask app through WSGI with the body in memory. The model is
+  CPU-bound and the process has one core's worth of work to do, so running it inline (no
+  thread hop) is the fast choice; one worker process per core gives the parallelism.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pipeport.serving.errors import ApiError
+from pipeport.serving.fastpath import TRIED_KEY, fast_routes, try_fast
+from pipeport.serving.state import JSON, STATE_KEY, ServingState
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger("pipeport.serving")
+
+_CLOSE = ("connection", "close")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RsgiBridge:
+    """`await bridge(scope, protocol)` for each HTTP request granian accepts."""
+
+    def __init__(self, app: Flask, body_timeout_s: float) -> None:
+        self._extensions = app.extensions
+        self._routes = fast_routes(app)
+        self._wsgi = app.wsgi_app
+        self._body_timeout = body_timeout_s
+        self._base: dict[str, Any] = {
+            "wsgi.version": (1, 0),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            "SCRIPT_NAME": "",
+            TRIED_KEY: True,
+        }
+
+    async def __call__(self, scope: Any, protocol: Any) -> None:
+        if scope.proto != "http":  # websockets are off; nothing else reaches an RSGI app
+            return
+        start = time.perf_counter()
+        state: ServingState = self._extensions[STATE_KEY]
+        headers = scope.headers
+        method, path = scope.method, scope.path
+        limit = state.settings.max_body_bytes
+        length = headers.get("content-length")
+        body = b""
+        if length is not None and length.isdigit() and int(length) > limit:
+            return self._refuse(state, protocol, path, start, _too_large(limit))
+        if length not in (None, "0") or headers.get("transfer-encoding") is not None:
+            try:
+                async with asyncio.timeout(self._body_timeout):
+                    body = await _read_body(protocol, length, limit)
+            except TimeoutError:
+                error = ApiError(
+                    408,
+                    "body_timeout",
+                    f"the request body did not arrive within {self._body_timeout:g} s",
+                )
+                return self._refuse(state, protocol, path, start, error)
+            except _TooLarge:
+                return self._refuse(state, protocol, path, start, _too_large(limit))
+            except Exception:  # noqa: BLE001 (the client went away: nobody to answer)
+                return None
+        route = self._routes.match(method, path)
+        if route is not None and state.settings.fast_path:
+            answer = try_fast(state, route, path, headers.get, body)
+            if answer is not None:
+                protocol.response_bytes(200, answer.headers(), answer.payload)
+                return None
+        status, response_headers, payload = self._call_wsgi(scope, headers, body)
+        protocol.response_bytes(status, response_headers, payload)
+        return None
+
+    def _call_wsgi(self, scope: Any, headers: Any, body: bytes) -> tuple[int, list[Any], bytes]:
+        environ = dict(self._base)
+        server, _, port = scope.server.rpartition(":")
+        environ.update(
+            {
+                "REQUEST_METHOD": scope.method,
+                "PATH_INFO": scope.path,
+                "QUERY_STRING": scope.query_string,
+                "SERVER_NAME": server,
+                "SERVER_PORT": port,
+                "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+                "REMOTE_ADDR": scope.client.rpartition(":")[0],
+                "wsgi.url_scheme": scope.scheme,
+                "wsgi.input": io.BytesIO(body),
+                "CONTENT_LENGTH": str(len(body)),
+            }
+        )
+        for name, value in headers.items():
+            if name == "content-type":
+                environ["CONTENT_TYPE"] = value
+            elif name != "content-length":
+                key = "HTTP_" + name.upper().replace("-", "_")
+                environ[key] = f"{environ[key]},{value}" if key in environ else value
+        started: list[tuple[str, list[Any]]] = []
+
+        def start_response(status: str, response_headers: Any, exc_info: Any = None) -> Any:
+            started.append((status, response_headers))
+
+        try:
+            result = self._wsgi(environ, start_response)
+            try:
+                payload = b"".join(result)
+            finally:
+                close: Callable[[], None] | None = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:  # the Flask app answers its own errors; this is a bug in ours
+            log.exception("unexpected error in the WSGI app on %s %s", scope.method, scope.path)
+            error = ApiError(500, "internal_error", "internal server error")
+            return 500, [("Content-Type", JSON)], error.body()
+        status, response_headers = started[-1]
+        return int(status[:3]), response_headers, payload
+
+    @staticmethod
+    def _refuse(
+        state: ServingState, protocol: Any, path: str, start: float, error: ApiError
+    ) -> None:
+        """Answer before the app runs (and close: the rest of the body is not read)."""
+        oip = path == "/v2" or path.startswith("/v2/")
+        body = error.body(state.settings.max_error_details, oip)
+        headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), _CLOSE]
+        protocol.response_bytes(error.status, headers, body)
+        state.metrics.observe("other", error.status, time.perf_counter() - start)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"request body exceeds the limit of {limit} bytes")
+
+
+async def _read_body(protocol: Any, length: str | None, limit: int) -> bytes:
+    """The whole body: at once when its length is declared (and within the limit), chunk by
+    chunk, counted against the limit, when it is not."""
+    if length is not None:
+        data: bytes = await protocol()
+        return data
+    chunks, size = [], 0
+    async for chunk in protocol:
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
