@@ -23,14 +23,14 @@ def _names(lines: list[str]) -> set[str]:
 
 def test_serve_lock_has_no_research_package() -> None:
     locked = _names((REPO / "requirements" / "serve.lock").read_text().splitlines())
-    assert {"onnxruntime", "flask", "gunicorn", "numpy"} <= locked
+    assert {"onnxruntime", "flask", "gunicorn", "granian", "uvloop", "numpy"} <= locked
     assert not locked & RESEARCH_ONLY, locked & RESEARCH_ONLY
 
 
 def test_serve_extra_declares_no_research_package() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     serve = _names(project["optional-dependencies"]["serve"])
-    assert serve == {"onnxruntime", "numpy", "flask", "gunicorn"}
+    assert serve == {"onnxruntime", "numpy", "flask", "gunicorn", "granian", "uvloop"}
 
 
 def test_every_dev_lock_pin_is_exact() -> None:
