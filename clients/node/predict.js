@@ -29,6 +29,9 @@ Options:
   --batch-size N   rows per InferenceSession.run (default 1024)
   --schema         print the model's "pipeport" metadata as JSON and exit
   -h, --help       show this help
+
+Example (penguins-species; a row carries every raw column, null for a missing value):
+  echo '{"island": "Biscoe", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181, "body_mass_g": 3750, "year": 2007, "sex": null}' | node clients/node/predict.js artifacts/penguins-species/pipeline.onnx -
 `;
 
 class UsageError extends Error {}

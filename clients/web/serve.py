@@ -12,6 +12,7 @@ machine's /etc/mime.types. Standard library only; serves clients/ (page, common/
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import sys
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +42,17 @@ class DemoHandler(SimpleHTTPRequestHandler):
         return super().translate_path(path)
 
 
+class DemoServer(ThreadingHTTPServer):
+    daemon_threads = True  # Ctrl-C does not wait for a browser's open connections
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that goes away mid-response (a reload, a closed tab) is normal, not an
+        error: no traceback for it. Anything else is still reported."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset, ...
+            return
+        super().handle_error(request, client_address)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -56,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     model = args.model.resolve() if args.model is not None else None
     handler = functools.partial(DemoHandler, model_path=model)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    try:
+        server = DemoServer(("127.0.0.1", args.port), handler)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"serve.py: error: port {args.port} is in use; try --port", file=sys.stderr)
+        return 2
     url = f"http://127.0.0.1:{server.server_address[1]}/web/index.html"
     print(f"{url}?model={MODEL_URL_PATH}" if model else url, flush=True)
     try:
