@@ -85,6 +85,8 @@ class RawColumn:
     chosen_by: str = ""
     #: The categories each encoder learned for this column: (step path, values, refuses unseen).
     categories: list[tuple[str, tuple[Any, ...], bool]] = field(default_factory=list)
+    #: Bounds steps need its values within (a log, a square root): (bound kind, value, why).
+    bounds: list[tuple[str, float, str]] = field(default_factory=list)
 
 
 def onnx_input_names(raw_names: Sequence[str]) -> list[str]:
@@ -327,6 +329,25 @@ class Graph:
                 "name the raw values to refuse. Set handle_unknown='ignore' (or "
                 "'use_encoded_value'), or encode the raw column directly"
             )
+
+    def note_domain(self, col: Col, bound: str, value: float, where: str, why: str) -> None:
+        """A step needs `col` to be `bound` `value` ("greater_than", "greater_or_equal", ...),
+        as scikit-learn then raises downstream (a log of 0 is -inf, which a model refuses). If
+        `col` is an affine map of a raw column, the bound is recorded on the raw column (the
+        exporter keeps it only where scikit-learn does raise outside it); otherwise the gate
+        leaves such rows out and reports them."""
+        if col.affine is None or col.affine[0] not in self.raw or col.affine[1] == 0:
+            return
+        raw, scale, offset = col.affine
+        limit = (value - offset) / scale
+        if scale < 0:  # the inequality turns around
+            bound = {
+                "greater_than": "less_than",
+                "greater_or_equal": "less_or_equal",
+                "less_than": "greater_than",
+                "less_or_equal": "greater_or_equal",
+            }[bound]
+        self.raw[raw].bounds.append((bound, float(limit), f"step '{where}' {why}"))
 
     # -- the model ----------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ import pandas as pd
 from onnx import TensorProto, helper
 
 from pipeport.contract import frame_to_feeds
-from pipeport.errors import ParityError
+from pipeport.errors import ParityError, UnsupportedStepError
 from pipeport.export.converters._outputs import class_values, classes_are_integers
 from pipeport.export.graph import DOUBLE, STRING, Graph, RawColumn
 from pipeport.export.parity import (
@@ -148,6 +148,8 @@ def contract_schema(
                 unknown_categories=rule.unknown,
                 min=low,
                 max=high,
+                valid_range=rule.valid_range,
+                valid_range_reason=rule.valid_range_reason,
             )
         )
     if conversion.task == "classification":
@@ -190,19 +192,58 @@ def compare_with_sklearn(
     names = [schema.outputs[k] for k in schema.output_keys()]
     expected: dict[str, list[np.ndarray]] = {}
     actual: dict[str, list[np.ndarray]] = {}
+    kept: list[pd.DataFrame] = []
+    refused: list[tuple[int, str]] = []
     for start in range(0, len(frame), chunk):
-        part = frame.iloc[start : start + chunk]
+        part = frame.iloc[start : start + chunk].reset_index(drop=True)
+        bad = refused_by_sklearn(pipeline, part, schema.task, by_name)
+        if bad:
+            refused.extend((start + i, reason) for i, reason in bad)
+            part = part.drop(index=[i for i, _ in bad]).reset_index(drop=True)
+            if not len(part):
+                continue
         for key, value in sklearn_outputs(pipeline, part, schema.task, by_name).items():
             expected.setdefault(key, []).append(np.asarray(value))
         values = sess.run(names, frame_to_feeds(part, schema, first_row=start))
         for key, value in zip(schema.output_keys(), values, strict=True):
             actual.setdefault(key, []).append(np.asarray(value))
-    return compare(
+        kept.append(part)
+    if not kept:
+        raise UnsupportedStepError(
+            f"scikit-learn refuses every row it was given (e.g. {refused[0][1]}); pass raw rows "
+            "the pipeline accepts"
+        )
+    report = compare(
         schema.task,
         {k: np.concatenate(v) for k, v in expected.items()},
         {k: np.concatenate(v) for k, v in actual.items()},
-        frame.reset_index(drop=True),
+        pd.concat(kept, ignore_index=True),
     )
+    report.refused_by_sklearn = len(refused)
+    if refused:
+        row, reason = refused[0]
+        report.refused_example = f"row {row}: {reason}"
+    return report
+
+
+def refused_by_sklearn(
+    pipeline: Any, frame: pd.DataFrame, task: str, by_name: bool
+) -> list[tuple[int, str]]:
+    """The rows of `frame` scikit-learn raises on (found by halving), with the reason.
+
+    The contract refuses missing and unseen values where scikit-learn raises on them; other
+    refusals (a log of 0 feeding a model that refuses infinity, say) cannot be expressed there,
+    so the gate leaves those rows out of the comparison and reports how many."""
+    try:
+        sklearn_outputs(pipeline, frame, task, by_name)
+        return []
+    except Exception as exc:  # any refusal by scikit-learn
+        if len(frame) == 1:
+            return [(0, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")]
+    half = len(frame) // 2
+    first = refused_by_sklearn(pipeline, frame.iloc[:half], task, by_name)
+    second = refused_by_sklearn(pipeline, frame.iloc[half:], task, by_name)
+    return first + [(half + i, reason) for i, reason in second]
 
 
 def to_onnx(

@@ -12,7 +12,7 @@ the raw column they read) are the values a refusing column accepts; those are ch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,9 @@ class ColumnRules:
     unknown: str  # "accepted" or "error"
     #: When unknown == "error": the categories every refusing encoder accepts.
     accepted: tuple[Any, ...]
+    #: The numbers the column accepts where scikit-learn raises outside them, and why.
+    valid_range: dict[str, float] = field(default_factory=dict)
+    valid_range_reason: str = ""
 
 
 def predict(pipeline: Any, frame: pd.DataFrame, by_name: bool) -> Any:
@@ -126,13 +129,52 @@ def column_rules(
             )
             if refused:
                 unknown, accepted = "error", _accepted(pipeline, base, column, union, by_name)
+        valid_range, reasons = _valid_range(pipeline, base, column, by_name)
         rules[column.name] = ColumnRules(
             missing_allowed=missing is None,
             categories=tuple(union),
             unknown=unknown,
             accepted=accepted,
+            valid_range=valid_range,
+            valid_range_reason="; ".join(reasons),
         )
     return rules
+
+
+_TIGHTER = {
+    "greater_than": lambda new, old: new >= old,
+    "greater_or_equal": lambda new, old: new > old,
+    "less_than": lambda new, old: new <= old,
+    "less_or_equal": lambda new, old: new < old,
+}
+
+
+def _valid_range(
+    pipeline: Any, base: pd.DataFrame, column: RawColumn, by_name: bool
+) -> tuple[dict[str, float], list[str]]:
+    """The bounds steps noted for the column (export.graph.Graph.note_domain), each kept only
+    where scikit-learn does raise on a value clearly outside it; the tightest of each side."""
+    lower: tuple[str, float, str] | None = None
+    upper: tuple[str, float, str] | None = None
+    for bound, value, why in column.bounds:
+        outside = (
+            value - max(1.0, abs(value))
+            if bound.startswith("greater")
+            else value + max(1.0, abs(value))
+        )
+        if (
+            _raises(pipeline, with_column(base, column.name, [outside] * len(base)), by_name)
+            is None
+        ):
+            continue  # scikit-learn answers there (a model that takes NaN, say): no bound
+        side = lower if bound.startswith("greater") else upper
+        if side is None or _TIGHTER[bound](value, side[1]):
+            if bound.startswith("greater"):
+                lower = (bound, value, why)
+            else:
+                upper = (bound, value, why)
+    chosen = [b for b in (lower, upper) if b is not None]
+    return {b[0]: b[1] for b in chosen}, [b[2] for b in chosen]
 
 
 def _accepted(

@@ -210,7 +210,7 @@ def _logistic(pre: Any) -> Pipeline:
 
 
 #: Modules that add cases of their own (a converter family each), through their `cases()`.
-CASE_MODULES: list[str] = []
+CASE_MODULES: list[str] = ["pipeport.export.support_cases_functions"]
 
 
 def cases() -> list[Case]:

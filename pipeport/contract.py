@@ -175,6 +175,29 @@ def _plain(value: Any) -> Any:
 
 _MISSING_REFUSED = "a value is required (this column does not allow missing values)"
 
+_RANGE_WORDS = {
+    "greater_than": ("greater than", lambda x, b: x > b),
+    "greater_or_equal": ("at least", lambda x, b: x >= b),
+    "less_than": ("less than", lambda x, b: x < b),
+    "less_or_equal": ("at most", lambda x, b: x <= b),
+}
+
+
+def _range_problem(value: float, spec: InputSpec) -> str:
+    rule = " and ".join(f"{_RANGE_WORDS[k][0]} {_plain(v)!r}" for k, v in spec.valid_range.items())
+    why = f" ({spec.valid_range_reason})" if spec.valid_range_reason else ""
+    return f"{_plain(value)!r} is outside what this model accepts: it must be {rule}{why}"
+
+
+def in_range(values: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Elementwise: inside the column's valid_range (NaN counts as inside: missing is judged
+    on its own)."""
+    ok = np.ones(values.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for key, bound in spec.valid_range.items():
+            ok &= _RANGE_WORDS[key][1](values, bound) | np.isnan(values)
+    return ok
+
 
 def _numeric_converter(spec: InputSpec) -> Converter:
     missing_ok = spec.missing_allowed
@@ -208,14 +231,20 @@ def _numeric_converter(spec: InputSpec) -> Converter:
             f"expected a number{', boolean' if booleans else ''} or null, got {json_type(value)}"
         )
 
-    if allowed is None:
+    bounds = [(_RANGE_WORDS[k][1], v) for k, v in spec.valid_range.items()]
+    if allowed is None and not bounds:
         return to_float
 
     def checked(value: Any) -> float:
         number = to_float(value)
-        if number in allowed or number != number:  # NaN: missing, already judged
+        if number != number:  # NaN: missing, already judged
             return number
-        raise _unknown_problem(number, spec)
+        if allowed is not None and number not in allowed:
+            raise _unknown_problem(number, spec)
+        for test, bound in bounds:
+            if not test(number, bound):
+                raise _Problem(_range_problem(number, spec))
+        return number
 
     return checked
 
@@ -479,6 +508,11 @@ def _numeric_column(
         for i in np.flatnonzero(~known & ~missing & np.isfinite(column)):
             errors.append(
                 RowError(first_row + int(i), spec.name, str(_unknown_problem(column[i], spec)))
+            )
+    if spec.valid_range:
+        for i in np.flatnonzero(~in_range(column, spec) & np.isfinite(column)):
+            errors.append(
+                RowError(first_row + int(i), spec.name, _range_problem(float(column[i]), spec))
             )
     return array
 

@@ -30,6 +30,8 @@ KINDS = (NUMERIC, CATEGORICAL)
 VALUE_TYPES = ("numbers", "booleans", "text")
 ONNX_TYPE_OF_KIND = {NUMERIC: "tensor(double)", CATEGORICAL: "tensor(string)"}
 UNKNOWN_POLICIES = ("accepted", "error")
+#: The bounds a numeric input's `valid_range` may hold (inputs outside them are refused).
+RANGE_BOUNDS = ("greater_than", "greater_or_equal", "less_than", "less_or_equal")
 
 
 class MetadataError(ValueError):
@@ -55,6 +57,11 @@ class InputSpec:
     unknown_categories: str = "accepted"
     min: float | None = None
     max: float | None = None
+    #: The numbers a numeric column accepts, where scikit-learn raises outside them (a log, a
+    #: square root): {"greater_than" | "greater_or_equal": a, "less_than" | "less_or_equal": b}.
+    valid_range: dict[str, float] = field(default_factory=dict)
+    #: Why (the step that needs it), for the error message.
+    valid_range_reason: str = ""
 
     def to_metadata(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -71,6 +78,9 @@ class InputSpec:
         }
         if self.kind == NUMERIC:
             entry["min"], entry["max"] = _json_number(self.min), _json_number(self.max)
+        if self.valid_range:
+            entry["valid_range"] = {k: _json_number(v) for k, v in self.valid_range.items()}
+            entry["valid_range_reason"] = self.valid_range_reason
         return entry
 
     @classmethod
@@ -97,6 +107,13 @@ class InputSpec:
             raise MetadataError(
                 f"input {entry.get('name')!r} refuses unknown categories but lists none"
             )
+        valid_range = {str(k): float(v) for k, v in (entry.get("valid_range") or {}).items()}
+        unknown_bounds = set(valid_range) - set(RANGE_BOUNDS)
+        if unknown_bounds:
+            raise MetadataError(
+                f"input {entry.get('name')!r} has unknown valid_range bounds "
+                f"{sorted(unknown_bounds)}"
+            )
         return cls(
             name=str(entry["name"]),
             onnx_name=str(entry["onnx_name"]),
@@ -108,6 +125,8 @@ class InputSpec:
             unknown_categories=unknown,
             min=_optional_float(entry.get("min")),
             max=_optional_float(entry.get("max")),
+            valid_range=valid_range,
+            valid_range_reason=str(entry.get("valid_range_reason", "")),
         )
 
 

@@ -172,6 +172,11 @@
     return `${sign}${head}e${exponent < 0 ? '-' : '+'}${magnitude}`;
   }
 
+  /** A number as Python's repr shows it (whole numbers without ".0"), for messages. */
+  function pythonNumberRepr(x) {
+    return Number.isInteger(x) ? BigInt(x).toString() : pythonFloatRepr(x);
+  }
+
   /** A categorical value as the graph takes it: pipeport's normalisation (pipeport/contract.py). */
   function normaliseCategory(value) {
     if (typeof value === 'string') return value;
@@ -198,6 +203,16 @@
       `in this column); expected one of ${describeCategories(input)}`;
     if (input.kind === 'numeric') {
       const booleans = input.values === 'booleans';
+      const range = input.valid_range || {};
+      const tests = {
+        greater_than: ['greater than', (x, b) => x > b],
+        greater_or_equal: ['at least', (x, b) => x >= b],
+        less_than: ['less than', (x, b) => x < b],
+        less_or_equal: ['at most', (x, b) => x <= b],
+      };
+      const bounds = Object.entries(range).map(([key, bound]) => [tests[key], bound]);
+      const rule = bounds.map(([[words], bound]) => `${words} ${pythonNumberRepr(bound)}`).join(' and ');
+      const why = input.valid_range_reason ? ` (${input.valid_range_reason})` : '';
       return (value) => {
         let number;
         if (value === null) {
@@ -214,6 +229,11 @@
           throw `expected a number${booleans ? ', boolean' : ''} or null, got ${describeJsonType(value)}`;
         }
         if (known !== null && !known.has(number)) throw unseen(String(number));
+        for (const [[, test], bound] of bounds) {
+          if (!test(number, bound)) {
+            throw `${pythonNumberRepr(number)} is outside what this model accepts: it must be ${rule}${why}`;
+          }
+        }
         return number;
       };
     }

@@ -7,6 +7,7 @@ the graph. docs/support.md is generated from these registrations.
 
 from pipeport.export.converters import (  # noqa: F401  (imported to register)
     encoders,
+    functions,
     identity,
     imputers,
     linear,
@@ -14,5 +15,6 @@ from pipeport.export.converters import (  # noqa: F401  (imported to register)
     neighbors,
     scalers,
     selection,
+    target,
     tree_ensembles,
 )

@@ -9,6 +9,7 @@ scikit-learn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,26 @@ def convert_robust_scaler(step: RobustScaler, cols: list[Col], g: Graph, where: 
     return g.block(X, _names(step, cols), affine=affine)
 
 
+def _inverse(ops: Callable[[Any], list[tuple[str, Any]]]) -> Callable[..., str]:
+    """inverse_transform as elementwise ops on a float64 [N, k] tensor (for a target)."""
+
+    def inverse(step: Any, X: str, g: Graph, where: str) -> str:
+        for op, operand in ops(step):
+            X = g.op(op, [X, g.const(_row(operand), op.lower())], "inverse")
+        return X
+
+    return inverse
+
+
+def _standard_inverse(s: StandardScaler) -> list[tuple[str, Any]]:
+    return ([("Mul", s.scale_)] if s.with_std else []) + ([("Add", s.mean_)] if s.with_mean else [])
+
+
+def _robust_inverse(s: RobustScaler) -> list[tuple[str, Any]]:
+    scale = [("Mul", s.scale_)] if s.with_scaling else []
+    return scale + ([("Add", s.center_)] if s.with_centering else [])
+
+
 _EXACT = "the same float64 operations as scikit-learn, in the same order"
 
 register(
@@ -103,6 +124,7 @@ register(
         classes=(StandardScaler,),
         role="transformer",
         convert=convert_standard_scaler,
+        inverse=_inverse(_standard_inverse),
         family="scalers",
         accepts="with_mean, with_std (both ways)",
         exactness=_EXACT + ": (x - mean_) / scale_",
@@ -113,6 +135,7 @@ register(
         classes=(MinMaxScaler,),
         role="transformer",
         convert=convert_min_max_scaler,
+        inverse=_inverse(lambda s: [("Sub", s.min_), ("Div", s.scale_)]),
         family="scalers",
         accepts="feature_range, clip (both ways)",
         exactness=_EXACT + ": x * scale_ + min_, then clip",
@@ -123,6 +146,7 @@ register(
         classes=(MaxAbsScaler,),
         role="transformer",
         convert=convert_max_abs_scaler,
+        inverse=_inverse(lambda s: [("Mul", s.scale_)]),
         family="scalers",
         accepts="every parameter",
         exactness=_EXACT + ": x / scale_",
@@ -133,6 +157,7 @@ register(
         classes=(RobustScaler,),
         role="transformer",
         convert=convert_robust_scaler,
+        inverse=_inverse(_robust_inverse),
         family="scalers",
         accepts="with_centering, with_scaling, quantile_range, unit_variance",
         exactness=_EXACT + ": (x - center_) / scale_",

@@ -240,7 +240,7 @@ def test_cli_unsupported_step_exits_2_naming_the_step(tmp_path, capsys):
                         (
                             "numeric",
                             Pipeline(
-                                [("log", FunctionTransformer(np.log)), ("scale", StandardScaler())]
+                                [("log", FunctionTransformer(np.cbrt)), ("scale", StandardScaler())]
                             ),
                             ["bill_length_mm", "body_mass_g"],
                         ),
