@@ -1,12 +1,16 @@
 #!/usr/bin/env python
 """Serving benchmark: pipeport vs a naive Flask + scikit-learn server vs a Flask echo app.
 
-One run measures, under the same gunicorn settings (pipeport's defaults, read from
-serving.gunicorn_app so they stay in sync; overridable with flags):
+One run measures:
 
-  (a) `pipeport serve MODEL.onnx`
+  (a) `pipeport serve MODEL.onnx` (its default server, granian; `--pipeport-server gunicorn`
+      for the other)
   (b) bench/naive_sklearn_app.py  (joblib.load; per request pd.DataFrame(rows) → predict_proba)
-  (c) bench/echo_app.py           (parse the JSON, return a constant: the Flask ceiling)
+  (c) bench/echo_app.py           (parse the JSON, return a constant: a Flask app's ceiling)
+
+(b) and (c) run under gunicorn with pipeport's former defaults (serving.gunicorn_app: `sync`
+workers, one per core, preload; overridable with flags). Every load phase runs twice per round:
+keep-alive clients, and clients that send `Connection: close` on every request.
 
 Phases, in this order:
 
@@ -91,12 +95,24 @@ ENV_VARS_RECORDED = (
     "PYTHONHASHSEED",
     "MALLOC_ARENA_MAX",
 )
+MODES = ("keepalive", "close")
+MODE_TITLES = {
+    "keepalive": "keep-alive clients (each connection reused)",
+    "close": "clients that close each connection (`Connection: close`)",
+}
 GOALS = {
     # key: (description, comparison, threshold, how to print the threshold)
     # The throughput ratios are medians of per-round ratios; batch is the one-core setting.
-    "throughput_vs_echo": ("pipeport req/s ÷ echo req/s", ">=", 0.90, "≥ 0.90"),
-    "throughput_vs_naive": ("pipeport req/s ÷ naive req/s", ">=", 25.0, "≥ 25×"),
-    "p99_ms": ("pipeport p99 latency (ms)", "<", 3.0, "< 3 ms"),
+    "throughput_vs_echo": ("pipeport req/s ÷ echo req/s, keep-alive", ">=", 2.5, "≥ 2.5×"),
+    "throughput_vs_echo_close": (
+        "pipeport req/s ÷ echo req/s, closing clients",
+        ">=",
+        2.5,
+        "≥ 2.5×",
+    ),
+    "throughput_vs_naive": ("pipeport req/s ÷ naive req/s, keep-alive", ">=", 60.0, "≥ 60×"),
+    "p99_vs_echo": ("pipeport p99 ÷ echo p99, keep-alive", "<=", 1.0, "≤ 1"),
+    "p99_vs_echo_close": ("pipeport p99 ÷ echo p99, closing clients", "<=", 1.0, "≤ 1"),
     "pss_vs_naive": ("pipeport PSS ÷ naive PSS", "<=", 1 / 3, "≤ 1/3"),
     "cold_start_s": ("pipeport cold start to first prediction (s)", "<", 0.5, "< 0.5 s"),
     "batch_vs_sklearn": ("batch rows/s: onnxruntime ÷ scikit-learn, one core", ">=", 1.5, "≥ 1.5×"),
@@ -173,6 +189,8 @@ def gunicorn_flags(options: dict[str, Any], proc_name: str) -> list[str]:
         elif key == "preload_app":
             if value:
                 args.append("--preload")
+        elif key == "worker_exit":
+            pass  # a Python hook (onnxruntime's exit hang); the baselines load no onnxruntime
         elif key == "control_socket_disable":
             if value:
                 args.append("--no-control-socket")
@@ -191,11 +209,12 @@ def gunicorn_flags(options: dict[str, Any], proc_name: str) -> list[str]:
 
 @dataclass
 class BenchSettings:
-    gunicorn: GunicornSettings
+    gunicorn: GunicornSettings  # the baselines' server settings (and pipeport's, under gunicorn)
     baseline_preload: bool
     python: str
     model: Path
     sklearn: Path
+    pipeport_server: str = "granian"
 
     def options(self, port: int) -> dict[str, Any]:
         return dataclasses.replace(self.gunicorn, host=HOST, port=port, access_log=False).options()
@@ -203,7 +222,7 @@ class BenchSettings:
     def command(self, server: str, port: int) -> list[str]:
         g = self.gunicorn
         if server == "pipeport":
-            return [
+            command = [
                 self.python,
                 "-m",
                 "pipeport",
@@ -215,17 +234,21 @@ class BenchSettings:
                 str(port),
                 "--workers",
                 str(self.options(port)["workers"]),
-                "--worker-class",
-                self.options(port)["worker_class"],
-                "--threads",
-                str(g.threads),
-                "--keep-alive",
-                str(g.keepalive),
-                "--timeout",
-                str(g.timeout),
-                "--graceful-timeout",
-                str(g.graceful_timeout),
+                "--server",
+                self.pipeport_server,
             ]
+            if self.pipeport_server == "gunicorn":
+                command += [
+                    "--worker-class",
+                    self.options(port)["worker_class"],
+                    "--threads",
+                    str(g.threads),
+                    "--keep-alive",
+                    str(g.keepalive),
+                    "--timeout",
+                    str(g.timeout),
+                ]
+            return command
         options = self.options(port)
         options["preload_app"] = self.baseline_preload
         module = {"naive": "bench.naive_sklearn_app:app", "echo": "bench.echo_app:app"}[server]
@@ -478,21 +501,23 @@ class ServerResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
-        rps = [r["rps"] for r in self.rounds]
+    def summary(self, mode: str = "keepalive") -> dict[str, Any]:
+        rounds = [r for r in self.rounds if r["mode"] == mode]
+        rps = [r["rps"] for r in rounds]
 
         def median_of(get: Any) -> float:
-            return statistics.median([get(r) for r in self.rounds])
+            return statistics.median([get(r) for r in rounds])
 
         return {
-            "rounds": len(self.rounds),
+            "mode": mode,
+            "rounds": len(rounds),
             "rps": statistics.median(rps),
             "rps_min": min(rps),
             "rps_max": max(rps),
             "rps_per_round": rps,
             "p50_ms": median_of(lambda r: r["latency_us"]["p50"]) / 1000,
             "p99_ms": median_of(lambda r: r["latency_us"]["p99"]) / 1000,
-            "errors": sum(r["errors_total"] for r in self.rounds),
+            "errors": sum(r["errors_total"] for r in rounds),
             "rss_mib": self.memory["rss_mib"],
             "pss_mib": self.memory["pss_mib"],
             "processes": self.memory["processes"],
@@ -549,7 +574,7 @@ def bench_load(
     settings: BenchSettings,
     args: argparse.Namespace,
     body: bytes,
-    script: Path,
+    scripts: dict[str, Path],
 ) -> None:
     """All servers at once: warm up each, then `--rounds` interleaved wrk rounds, then memory.
 
@@ -577,7 +602,12 @@ def bench_load(
             for name in names:
                 result, proc = results[name], procs[name]
                 warm = run_wrk(
-                    result.port, script, args.warmup, args.concurrency, args.wrk_threads, proc.pid
+                    result.port,
+                    scripts["keepalive"],
+                    args.warmup,
+                    args.concurrency,
+                    args.wrk_threads,
+                    proc.pid,
                 )
                 warm.pop("wrk_output", None)
                 result.warmup = warm
@@ -589,21 +619,30 @@ def bench_load(
             first = r % k
             order = names[first:] + names[:first]
             print(f"  round {r + 1}/{args.rounds}: {', '.join(order)}", file=sys.stderr)
-            for position, name in enumerate(order):
+            for mode, position, name in [
+                (m, i, n) for m in args.modes for i, n in enumerate(order)
+            ]:
                 result, proc = results[name], procs[name]
                 quiet = wait_for_quiet(
-                    args.quiet_threshold, args.quiet_timeout, f"{name} round {r + 1}"
+                    args.quiet_threshold, args.quiet_timeout, f"{name} {mode} round {r + 1}"
                 )
                 run = run_wrk(
-                    result.port, script, args.duration, args.concurrency, args.wrk_threads, proc.pid
+                    result.port,
+                    scripts[mode],
+                    args.duration,
+                    args.concurrency,
+                    args.wrk_threads,
+                    proc.pid,
                 )
                 _check_alive(result, proc, f"during round {r + 1}")
                 run.pop("wrk_output", None)
-                run.update({"round": r + 1, "position": position, "quiet_before": quiet})
+                run.update(
+                    {"round": r + 1, "mode": mode, "position": position, "quiet_before": quiet}
+                )
                 result.rounds.append(run)
                 cpu = run["cpu_cores"]
                 print(
-                    f"    {name}: {run['rps']:.0f} req/s, p50 "
+                    f"    {name} ({mode}): {run['rps']:.0f} req/s, p50 "
                     f"{run['latency_us']['p50'] / 1000:.2f} ms, p99 "
                     f"{run['latency_us']['p99'] / 1000:.2f} ms, errors {run['errors_total']}, "
                     f"CPU server/wrk/other {cpu['server']:.2f}/{cpu['wrk_and_bench']:.2f}/"
@@ -622,26 +661,29 @@ def bench_load(
         for proc in procs.values():
             _stop(proc)
     for name in names:
-        s = results[name].summary()
+        s = results[name].summary(args.modes[0])
         print(
-            f"  {name}: median {s['rps']:.0f} req/s ({s['rps_min']:.0f}–{s['rps_max']:.0f}), "
+            f"  {name} ({args.modes[0]}): median {s['rps']:.0f} req/s "
+            f"({s['rps_min']:.0f}–{s['rps_max']:.0f}), "
             f"p50 {s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, errors {s['errors']}, "
             f"PSS {s['pss_mib']:.0f} MiB",
             file=sys.stderr,
         )
 
 
-def round_ratios(results: dict[str, ServerResult]) -> dict[str, Any]:
+def round_ratios(results: dict[str, ServerResult], mode: str = "keepalive") -> dict[str, Any]:
     """pipeport req/s ÷ each baseline's req/s, per round (the same round), and their median."""
     out: dict[str, Any] = {}
     pipeport = results.get("pipeport")
     if pipeport is None:
         return out
+    mine = [r for r in pipeport.rounds if r["mode"] == mode]
     for other in ("echo", "naive"):
         base = results.get(other)
         if base is None:
             continue
-        per_round = [a["rps"] / b["rps"] for a, b in zip(pipeport.rounds, base.rounds, strict=True)]
+        theirs = [r for r in base.rounds if r["mode"] == mode]
+        per_round = [a["rps"] / b["rps"] for a, b in zip(mine, theirs, strict=True)]
         out[f"pipeport_vs_{other}"] = {
             "median": statistics.median(per_round),
             "per_round": per_round,
@@ -921,7 +963,17 @@ def environment(settings: BenchSettings, args: argparse.Namespace) -> dict[str, 
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
     wrk_version = (wrk.stdout + wrk.stderr).splitlines()[0].split(" Copyright")[0].strip()
     packages = {}
-    for pkg in ("onnxruntime", "scikit-learn", "flask", "gunicorn", "numpy", "pandas", "pipeport"):
+    for pkg in (
+        "onnxruntime",
+        "scikit-learn",
+        "flask",
+        "gunicorn",
+        "granian",
+        "uvloop",
+        "numpy",
+        "pandas",
+        "pipeport",
+    ):
         try:
             packages[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -948,6 +1000,7 @@ def environment(settings: BenchSettings, args: argparse.Namespace) -> dict[str, 
         "wrk_version": wrk_version,
         "git_commit": commit,
         "env": {k: os.environ.get(k) for k in ENV_VARS_RECORDED},
+        "pipeport_server": settings.pipeport_server,
         "gunicorn": {
             "workers": options["workers"],
             "worker_class": options["worker_class"],
@@ -964,6 +1017,7 @@ def environment(settings: BenchSettings, args: argparse.Namespace) -> dict[str, 
             "rounds": args.rounds,
             "servers": args.servers,
             "concurrency": args.concurrency,
+            "modes": args.modes,
             "wrk_threads": args.wrk_threads,
             "rows_per_request": 1,
             "cold_start_runs": args.cold_starts,
@@ -974,19 +1028,28 @@ def environment(settings: BenchSettings, args: argparse.Namespace) -> dict[str, 
 
 
 def goals(
-    summaries: dict[str, dict[str, Any]], ratios: dict[str, Any], batch: dict[str, Any] | None
+    summaries: dict[str, dict[str, dict[str, Any]]],
+    ratios: dict[str, dict[str, Any]],
+    batch: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    """The issue's goals from one run: `summaries[mode][server]`, `ratios[mode]`."""
     values: dict[str, float | None] = {key: None for key in GOALS}
-    pp = summaries.get("pipeport")
+    for mode, suffix in (("keepalive", ""), ("close", "_close")):
+        by_server = summaries.get(mode, {})
+        pp, echo = by_server.get("pipeport"), by_server.get("echo")
+        if pp and echo and f"p99_vs_echo{suffix}" in values:
+            values[f"p99_vs_echo{suffix}"] = pp["p99_ms"] / echo["p99_ms"]
+        mode_ratios = ratios.get(mode, {})
+        if "pipeport_vs_echo" in mode_ratios:
+            values[f"throughput_vs_echo{suffix}"] = mode_ratios["pipeport_vs_echo"]["median"]
+        if "pipeport_vs_naive" in mode_ratios and not suffix:
+            values["throughput_vs_naive"] = mode_ratios["pipeport_vs_naive"]["median"]
+    first = next(iter(summaries.values()), {})
+    pp = first.get("pipeport")
     if pp:
-        values["p99_ms"] = pp["p99_ms"]
         values["cold_start_s"] = pp["cold_start_s"]
-        if "pipeport_vs_echo" in ratios:
-            values["throughput_vs_echo"] = ratios["pipeport_vs_echo"]["median"]
-        if "pipeport_vs_naive" in ratios:
-            values["throughput_vs_naive"] = ratios["pipeport_vs_naive"]["median"]
-        if "naive" in summaries:
-            values["pss_vs_naive"] = pp["pss_mib"] / summaries["naive"]["pss_mib"]
+        if "naive" in first:
+            values["pss_vs_naive"] = pp["pss_mib"] / first["naive"]["pss_mib"]
     if batch:
         values["batch_vs_sklearn"] = batch["one_core"]["ratio"]["median"]
     out = {}
@@ -1002,14 +1065,14 @@ def goals(
 def _fmt_goal_value(key: str, value: float | None) -> str:
     if value is None:
         return "n/a"
-    if key == "p99_ms":
-        return f"{value:.2f} ms"
+    if key.startswith("p99_vs_echo"):
+        return f"{value:.2f}"
     if key == "cold_start_s":
         return f"{value:.2f} s"
     if key == "pss_vs_naive":
         return f"{value:.2f} (1/{1 / value:.1f})" if value else "0"
-    if key == "throughput_vs_naive":
-        return f"{value:.1f}×"
+    if key.startswith("throughput"):
+        return f"{value:.1f}×" if value >= 10 else f"{value:.2f}×"
     if key == "batch_vs_sklearn":
         return f"{value:.2f}×"
     return f"{value:.2f}"
@@ -1017,8 +1080,8 @@ def _fmt_goal_value(key: str, value: float | None) -> str:
 
 def markdown(
     env: dict[str, Any],
-    summaries: dict[str, dict[str, Any]],
-    ratios: dict[str, Any],
+    summaries: dict[str, dict[str, dict[str, Any]]],
+    ratios: dict[str, dict[str, Any]],
     batch: dict[str, Any] | None,
     goal_results: dict[str, Any],
 ) -> str:
@@ -1026,43 +1089,51 @@ def markdown(
     rounds = load["rounds"]
     lines = [
         f"Single-row `POST /v1/predict`, wrk, {load['concurrency']} connections "
-        f"({load['wrk_threads']} wrk thread); all servers running at once, each warmed up for "
+        f"({load['wrk_threads']} wrk thread), twice: keep-alive clients, and clients that close "
+        "each connection; all servers running at once, each warmed up for "
         f"{load['warmup_s']:g} s, then median of {rounds} round{'s' if rounds != 1 else ''} of "
-        f"{load['duration_s']:g} s per server, servers interleaved (start order rotated each "
-        "round), ratios per round; req/s is the median with the min–max over rounds in brackets. "
-        "Memory = master + workers, each server alone, after a short load. Cold start = spawn → "
-        f"first 200, each server alone, median of {load['cold_start_runs']}. CPU = median cores "
-        "used during a measured run by the server (master + workers) / wrk and this script / all "
-        "other processes on the machine (non-zero: the machine was shared, numbers are "
-        "pessimistic).",
-        "",
-        "| server | req/s (min–max) | p50 | p99 | RSS | PSS | cold start | "
-        "CPU: server / wrk / other |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"{load['duration_s']:g} s per server and client kind, servers interleaved (start order "
+        "rotated each round), ratios per round; req/s is the median with the min–max over rounds "
+        "in brackets. Memory = master + workers, each server alone, after a short load. Cold "
+        f"start = spawn → first 200, each server alone, median of {load['cold_start_runs']}. CPU "
+        "= median cores used during a measured run by the server (master + workers) / wrk and "
+        "this script / all other processes on the machine (non-zero: the machine was shared, "
+        "numbers are pessimistic).",
     ]
-    for name in SERVERS:
-        s = summaries.get(name)
-        if not s:
-            continue
-        err = f", {s['errors']} errors" if s["errors"] else ""
-        lines.append(
-            f"| {SERVER_TITLES[name]} | {s['rps']:,.0f} ({s['rps_min']:,.0f}–{s['rps_max']:,.0f}"
-            f"{err}) | {s['p50_ms']:.2f} ms | {s['p99_ms']:.2f} ms | {s['rss_mib']:.0f} MiB | "
-            f"{s['pss_mib']:.0f} MiB | {s['cold_start_s']:.2f} s | {s['cpu_cores_server']:.2f} / "
-            f"{s['cpu_cores_wrk']:.2f} / {s['cpu_cores_other']:.2f} |"
-        )
-    ratio_lines = [
-        f"req/s {title}, per round: "
-        + ", ".join(f"{x:.2f}" for x in ratios[key]["per_round"])
-        + f"; median {ratios[key]['median']:.2f}."
-        for key, title in (
-            ("pipeport_vs_echo", "pipeport ÷ echo"),
-            ("pipeport_vs_naive", "pipeport ÷ naive"),
-        )
-        if key in ratios
-    ]
-    if ratio_lines:
-        lines += ["", "  \n".join(ratio_lines)]  # Markdown line breaks, one paragraph
+    for mode in load["modes"]:
+        lines += [
+            "",
+            f"**{MODE_TITLES[mode].capitalize()}**",
+            "",
+            "| server | req/s (min–max) | p50 | p99 | RSS | PSS | cold start | "
+            "CPU: server / wrk / other |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in SERVERS:
+            s = summaries.get(mode, {}).get(name)
+            if not s:
+                continue
+            err = f", {s['errors']} errors" if s["errors"] else ""
+            lines.append(
+                f"| {SERVER_TITLES[name]} | {s['rps']:,.0f} ({s['rps_min']:,.0f}–"
+                f"{s['rps_max']:,.0f}{err}) | {s['p50_ms']:.2f} ms | {s['p99_ms']:.2f} ms | "
+                f"{s['rss_mib']:.0f} MiB | {s['pss_mib']:.0f} MiB | {s['cold_start_s']:.2f} s | "
+                f"{s['cpu_cores_server']:.2f} / {s['cpu_cores_wrk']:.2f} / "
+                f"{s['cpu_cores_other']:.2f} |"
+            )
+        mode_ratios = ratios.get(mode, {})
+        ratio_lines = [
+            f"req/s {title}, per round: "
+            + ", ".join(f"{x:.2f}" for x in mode_ratios[key]["per_round"])
+            + f"; median {mode_ratios[key]['median']:.2f}."
+            for key, title in (
+                ("pipeport_vs_echo", "pipeport ÷ echo"),
+                ("pipeport_vs_naive", "pipeport ÷ naive"),
+            )
+            if key in mode_ratios
+        ]
+        if ratio_lines:
+            lines += ["", "  \n".join(ratio_lines)]  # Markdown line breaks, one paragraph
     if batch:
         one, all_ = batch["one_core"], batch["all_cores"]
 
@@ -1112,11 +1183,13 @@ def markdown(
     p = env["packages"]
     lines += [
         "",
-        f"Settings (every server): gunicorn {p['gunicorn']}, {g['workers']} workers "
+        f"Settings: pipeport `pipeport serve --workers {g['workers']}` "
+        f"(`--server {env['pipeport_server']}`, granian {p['granian']}, its defaults otherwise); "
+        f"the baselines under gunicorn {p['gunicorn']}, {g['workers']} workers "
         f"(one per core), `{g['worker_class']}` worker class, {g['threads']} thread(s) per worker, "
         f"keep-alive {g['keepalive_s']} s, preload "
-        f"{'on' if g['preload_pipeport'] else 'off'} (baselines: "
-        f"{'on' if g['preload_baselines'] else 'off'}), no access log.  ",
+        f"{'on' if g['preload_baselines'] else 'off'}, no access log (pipeport's settings when "
+        "it ran under gunicorn).  ",
         f"Machine: {env['cpu_model']}, {env['cores_usable']} cores; Python {env['python']}, "
         f"onnxruntime {p['onnxruntime']}, scikit-learn {p['scikit-learn']}, Flask {p['flask']}; "
         f"{env['wrk_version']}; environment: {env_vars}; {env['date'][:10]}"
@@ -1193,7 +1266,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--servers", default=",".join(SERVERS), help="comma-separated subset of %(default)s"
     )
-    gun = parser.add_argument_group("gunicorn settings (defaults: serving.gunicorn_app)")
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help="client kinds, comma-separated subset of %(default)s (keepalive: connections "
+        "reused; close: `Connection: close` on every request)",
+    )
+    parser.add_argument(
+        "--pipeport-server",
+        choices=("granian", "gunicorn"),
+        default="granian",
+        help="`pipeport serve --server` (default: %(default)s)",
+    )
+    gun = parser.add_argument_group(
+        "gunicorn settings of the baselines (defaults: serving.gunicorn_app)"
+    )
     gun.add_argument(
         "--workers",
         type=int,
@@ -1251,6 +1338,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not args.modes or set(args.modes) - set(MODES):
+        parser.error(f"--modes must be a subset of {','.join(MODES)}")
     unknown = set(args.servers) - set(SERVERS)
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
@@ -1294,6 +1384,7 @@ def main(argv: list[str] | None = None) -> int:
         python=sys.executable,
         model=args.model.resolve(),
         sklearn=args.sklearn.resolve(),
+        pipeport_server=args.pipeport_server,
     )
     atexit.register(_stop_all)
     signal.signal(signal.SIGTERM, _on_signal)
@@ -1327,6 +1418,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pipeport-bench-") as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(LUA_TEMPLATE.replace("BODY", body.decode()))
+        closing = Path(tmp) / "post-close.lua"
+        closing.write_text(
+            LUA_TEMPLATE.replace("BODY", body.decode()) + 'wrk.headers["Connection"] = "close"\n'
+        )
+        scripts = {"keepalive": script, "close": closing}
         try:
             for name in args.servers:
                 print(f"bench: {name}: {' '.join(settings.command(name, 0))}", file=sys.stderr)
@@ -1341,7 +1437,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.duration} s per server",
                 file=sys.stderr,
             )
-            bench_load(results, settings, args, body, script)
+            bench_load(results, settings, args, body, scripts)
             if not args.no_batch:
                 print(f"bench: batch, {args.batch_rows} rows", file=sys.stderr)
                 batch_quiet = wait_for_quiet(args.quiet_threshold, args.quiet_timeout, "batch")
@@ -1358,8 +1454,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             _stop_all()
 
-    summaries = {name: r.summary() for name, r in results.items()}
-    ratios = round_ratios(results)
+    summaries = {
+        mode: {name: r.summary(mode) for name, r in results.items()} for mode in args.modes
+    }
+    ratios = {mode: round_ratios(results, mode) for mode in args.modes}
     goal_results = goals(summaries, ratios, batch)
     table = markdown(env, summaries, ratios, batch, goal_results)
     document = {

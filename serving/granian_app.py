@@ -10,7 +10,8 @@ Choices, and why (the measurements are in docs/serving.md):
 - The app (model, session, metrics map) is built once in this process, which becomes granian's
   main process; the workers are forked from it (Python's default start method on Linux) and use
   the app already built: one load, memory shared copy-on-write, a fast cold start, one metrics
-  map. The heap is frozen (`gc.freeze()`) before the fork, as under gunicorn.
+  map. The heap is frozen (`gc.freeze()`) before the fork, as under gunicorn, and the code
+  pages that only loading the model used are given back (serving.pages).
 - One worker per core, one Python thread each (RSGI runs the app on the event loop); uvloop
   when it is installed (the serve extra installs it: measured faster than asyncio's loop).
 - A worker that dies is replaced (`respawn_failed_workers`); on SIGTERM or SIGINT the workers
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeport.serving.bridge import RsgiBridge
+from pipeport.serving.pages import release_clean_file_pages
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -112,6 +114,7 @@ def run_granian(app: Flask, settings: GranianSettings, *, exit_process: bool = T
         workers_kill_timeout=settings.graceful_timeout_s,
     )
     gc.freeze()  # see the module docstring: pages loaded once stay shared after fork
+    release_clean_file_pages()  # serving.pages: code the loader ran once, not kept resident
     code = 0
     try:
         server.serve(target_loader=lambda _target: bridge)
