@@ -92,24 +92,33 @@ class Conversion:
         self.estimator = type(model).__name__
         self.classes = list(model.classes_) if self.task == "classification" else []
         self.outputs = convert_predictor(pipeline, self.graph.raw_cols(), self.graph, "")
+        if self.task == "regression":
+            self.output_keys: tuple[str, ...] = ("prediction",)
+        elif "probabilities" in self.outputs:
+            self.output_keys = ("label", "probabilities")
+        else:  # a classifier without predict_proba (LinearSVC, a hard vote): labels only
+            self.output_keys = ("label",)
         self.used = [c for c in self.columns if c.chosen is not None]
         self.unused = [c.name for c in self.columns if c.chosen is None]
         self.model = self._model(name)
 
     def _model(self, name: str) -> onnx.ModelProto:
         g = self.graph
-        for key, tensor in self.outputs.items():
-            g.rename_output(tensor, key)
+        for key in self.output_keys:
+            g.rename_output(self.outputs[key], key)
         inputs = [
             helper.make_tensor_value_info(c.onnx_name, c.chosen or DOUBLE, [None, 1])
             for c in self.used
         ]
         if self.task == "classification":
             label_type = TensorProto.INT64 if classes_are_integers(self.classes) else STRING
-            outputs = [
-                helper.make_tensor_value_info("label", label_type, [None]),
-                helper.make_tensor_value_info("probabilities", DOUBLE, [None, len(self.classes)]),
-            ]
+            outputs = [helper.make_tensor_value_info("label", label_type, [None])]
+            if "probabilities" in self.output_keys:
+                outputs.append(
+                    helper.make_tensor_value_info(
+                        "probabilities", DOUBLE, [None, len(self.classes)]
+                    )
+                )
         else:
             outputs = [helper.make_tensor_value_info("prediction", DOUBLE, [None, 1])]
         model = g.build(_graph_name(name), inputs, outputs)
@@ -152,10 +161,7 @@ def contract_schema(
                 valid_range_reason=rule.valid_range_reason,
             )
         )
-    if conversion.task == "classification":
-        outputs = {"label": "label", "probabilities": "probabilities"}
-    else:
-        outputs = {"prediction": "prediction"}
+    outputs = {key: key for key in conversion.output_keys}
     return ModelSchema(
         name=name,
         version=version,
@@ -202,7 +208,8 @@ def compare_with_sklearn(
             part = part.drop(index=[i for i, _ in bad]).reset_index(drop=True)
             if not len(part):
                 continue
-        for key, value in sklearn_outputs(pipeline, part, schema.task, by_name).items():
+        expected_now = sklearn_outputs(pipeline, part, schema.task, by_name, schema.output_keys())
+        for key, value in expected_now.items():
             expected.setdefault(key, []).append(np.asarray(value))
         values = sess.run(names, frame_to_feeds(part, schema, first_row=start))
         for key, value in zip(schema.output_keys(), values, strict=True):

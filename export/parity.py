@@ -114,11 +114,14 @@ def compare(
     actual: dict[str, np.ndarray],
     frame: pd.DataFrame,
 ) -> ParityReport:
-    """Compare {label, probabilities} or {prediction} arrays from two runtimes."""
+    """Compare {label, probabilities} (or {label} alone, for a classifier without
+    predict_proba) or {prediction} arrays from two runtimes."""
     n = len(frame)
     if task == "classification":
-        p_exp = np.asarray(expected["probabilities"], np.float64)
-        p_act = np.asarray(actual["probabilities"], np.float64)
+        with_probabilities = "probabilities" in expected and "probabilities" in actual
+        empty = np.zeros((n, 0))
+        p_exp = np.asarray(expected["probabilities"] if with_probabilities else empty, np.float64)
+        p_act = np.asarray(actual["probabilities"] if with_probabilities else empty, np.float64)
         l_exp = np.asarray(expected["label"]).astype(str)
         l_act = np.asarray(actual["label"]).astype(str)
         if p_exp.shape != p_act.shape or len(l_act) != n:
@@ -128,6 +131,8 @@ def compare(
         row_err = err.max(axis=1) if err.size else np.zeros(n)
         top2 = np.sort(p_exp, axis=1)[:, -2:] if p_exp.shape[1] >= 2 else np.zeros((n, 2))
         near = (top2[:, 1] - top2[:, 0]) <= NEAR_TIE
+        if not with_probabilities:
+            near = np.zeros(n, dtype=bool)
         mismatch = l_exp != l_act
         report = ParityReport(
             passed=bool(not mismatch.any() and row_err.max(initial=0.0) <= PROBA_ATOL),
@@ -196,13 +201,23 @@ def compare(
 
 
 def sklearn_outputs(
-    pipeline: Any, frame: pd.DataFrame, task: str, by_name: bool = True
+    pipeline: Any,
+    frame: pd.DataFrame,
+    task: str,
+    by_name: bool = True,
+    keys: tuple[str, ...] | None = None,
 ) -> dict[str, np.ndarray]:
     """scikit-learn's outputs on raw rows (a DataFrame, or its array for a pipeline fitted on
-    one)."""
+    one): `keys` of label, probabilities, prediction (default: what the task and the pipeline
+    offer)."""
     X = frame if by_name else frame.to_numpy()
     if task == "classification":
-        return {"label": pipeline.predict(X), "probabilities": pipeline.predict_proba(X)}
+        if keys is None:
+            keys = ("label", "probabilities") if hasattr(pipeline, "predict_proba") else ("label",)
+        out = {"label": pipeline.predict(X)}
+        if "probabilities" in keys:
+            out["probabilities"] = pipeline.predict_proba(X)
+        return out
     return {"prediction": np.asarray(pipeline.predict(X)).reshape(-1)}
 
 

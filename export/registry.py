@@ -12,7 +12,7 @@ model's returns its outputs ({"label", "probabilities"} or {"prediction"} tensor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +41,33 @@ class Converter:
     #: For transformers a TransformedTargetRegressor may use: `inverse(step, X, graph, where)`
     #: returns the float64 [N, k] tensor of `step.inverse_transform` applied to tensor X.
     inverse: Callable[..., str] | None = None
+
+
+class ModelOutputs(Mapping[str, str]):
+    """A model's outputs, each built the first time it is asked for, so a graph holds only the
+    nodes something reads: "label" [N], "probabilities" [N, K] (predict_proba), "decision"
+    [N, 1] for two classes or [N, K] (decision_function), "prediction" [N, 1] (a regressor).
+
+    A model converter returns one (or a dict of tensor names, wrapped into one); an ensemble
+    reads its members' outputs from theirs (a soft vote their probabilities, a stack their
+    decision functions), the top level reads the ones the file exposes.
+    """
+
+    def __init__(self, **outputs: str | Callable[[], str]) -> None:
+        self._builders = outputs
+        self._built: dict[str, str] = {}
+
+    def __getitem__(self, key: str) -> str:
+        if key not in self._built:
+            value = self._builders[key]
+            self._built[key] = value() if callable(value) else value
+        return self._built[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
 
 
 _BY_CLASS: dict[type, Converter] = {}

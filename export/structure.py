@@ -17,7 +17,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from pipeport.errors import UnsupportedStepError
 from pipeport.export.graph import Col, Graph
-from pipeport.export.registry import Role, lookup
+from pipeport.export.registry import ModelOutputs, Role, lookup
 
 
 def join(path: str, name: str) -> str:
@@ -46,8 +46,8 @@ def convert_transformer(step: Any, cols: list[Col], g: Graph, where: str) -> lis
     return out
 
 
-def convert_predictor(step: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
-    """The outputs of the model at the end of `step` (a Pipeline or a model)."""
+def convert_predictor(step: Any, cols: list[Col], g: Graph, where: str) -> ModelOutputs:
+    """The outputs of the model at the end of `step` (a Pipeline or a model), built on demand."""
     _check_width(step, cols, where)
     if isinstance(step, Pipeline):
         *head, (name, last) = step.steps
@@ -62,8 +62,8 @@ def convert_predictor(step: Any, cols: list[Col], g: Graph, where: str) -> dict[
     role: Role = "classifier" if hasattr(step, "classes_") else "regressor"
     converter = lookup(step, where, role)
     g.model_inputs = list(cols)
-    outputs: dict[str, str] = converter.convert(step, cols, g, where)
-    return outputs
+    outputs = converter.convert(step, cols, g, where)
+    return outputs if isinstance(outputs, ModelOutputs) else ModelOutputs(**outputs)
 
 
 def final_estimator(step: Any) -> Any:

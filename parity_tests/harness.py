@@ -401,7 +401,8 @@ def run_parity(
         f"runtimes: {', '.join(runtimes)}"
     )
     expected = {
-        k: np.asarray(v) for k, v in sklearn_outputs(pipeline, frame, task, by_name).items()
+        k: np.asarray(v)
+        for k, v in sklearn_outputs(pipeline, frame, task, by_name, schema.output_keys()).items()
     }
     reason = "the reference"
     if unanswered:

@@ -156,7 +156,10 @@ class ModelSchema:
         return tuple(spec.name for spec in self.inputs)
 
     def output_keys(self) -> tuple[str, ...]:
-        return ("label", "probabilities") if self.task == "classification" else ("prediction",)
+        """The outputs, in a fixed order: label (+ probabilities), or prediction."""
+        if self.task == "regression":
+            return ("prediction",)
+        return ("label", "probabilities") if "probabilities" in self.outputs else ("label",)
 
     def to_metadata(self, **extra: Any) -> dict[str, Any]:
         """The JSON document of `metadata_props["pipeport"]` (plus `extra` top-level fields)."""
@@ -173,12 +176,13 @@ class ModelSchema:
                 "label": {
                     "onnx_name": self.outputs["label"],
                     "onnx_type": "tensor(int64)" if self.label_is_int else "tensor(string)",
-                },
-                "probabilities": {
+                }
+            }
+            if "probabilities" in self.outputs:
+                meta["outputs"]["probabilities"] = {
                     "onnx_name": self.outputs["probabilities"],
                     "onnx_type": "tensor(double)",
-                },
-            }
+                }
             meta["classes"] = list(self.classes)
         else:
             meta["outputs"] = {
@@ -225,11 +229,15 @@ class ModelSchema:
             raise MetadataError(
                 f"{source}: malformed '{METADATA_KEY}' metadata ({exc!r})"
             ) from None
-        expected = {"label", "probabilities"} if task == "classification" else {"prediction"}
-        if set(outputs) != expected:
+        allowed = (
+            ({"label", "probabilities"}, {"label"})
+            if task == "classification"
+            else ({"prediction"},)
+        )
+        if set(outputs) not in allowed:
             raise MetadataError(
                 f"{source}: metadata outputs {sorted(outputs)} do not match task {task!r} "
-                f"(expected {sorted(expected)})"
+                f"(expected {' or '.join(str(sorted(a)) for a in allowed)})"
             )
         label_is_int = False
         if task == "classification":
