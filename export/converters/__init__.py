@@ -6,6 +6,7 @@ the graph. docs/support.md is generated from these registrations.
 """
 
 from pipeport.export.converters import (  # noqa: F401  (imported to register)
+    bins,
     encoders,
     functions,
     identity,
@@ -13,8 +14,11 @@ from pipeport.export.converters import (  # noqa: F401  (imported to register)
     linear,
     mlp,
     neighbors,
+    power,
+    quantile,
     scalers,
     selection,
+    splines,
     target,
     tree_ensembles,
 )
