@@ -27,7 +27,7 @@ import numpy as np
 
 # Latency bucket upper bounds, in seconds; the last bucket is +Inf.
 BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-STATUSES = (200, 400, 401, 404, 405, 413, 415, 422, 500, 503)
+STATUSES = (200, 400, 401, 404, 405, 408, 413, 415, 422, 431, 500, 503)
 MAX_SLOTS = 64
 _PID_BYTES = 8 * MAX_SLOTS
 
