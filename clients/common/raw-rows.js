@@ -103,10 +103,8 @@
     }
     const outputs = schema.outputs || {};
     if (schema.task === 'classification') {
-      if (!outputs.label || !outputs.probabilities || !Array.isArray(schema.classes)) {
-        throw new PipeportModelError(
-          'classification metadata needs outputs.label, outputs.probabilities and classes',
-        );
+      if (!outputs.label || !Array.isArray(schema.classes)) {
+        throw new PipeportModelError('classification metadata needs outputs.label and classes');
       }
     } else if (schema.task === 'regression') {
       if (!outputs.prediction) throw new PipeportModelError('regression metadata needs outputs.prediction');
@@ -122,7 +120,7 @@
   function outputNames(schema) {
     const o = schema.outputs;
     return schema.task === 'classification'
-      ? [o.label.onnx_name, o.probabilities.onnx_name]
+      ? [o.label.onnx_name, ...(o.probabilities ? [o.probabilities.onnx_name] : [])]
       : [o.prediction.onnx_name];
   }
 
@@ -350,6 +348,14 @@
       return out;
     }
     const labels = results[schema.outputs.label.onnx_name].data;
+    if (!schema.outputs.probabilities) {
+      // a classifier without predict_proba (a hard vote, LinearSVC): labels only
+      if (labels.length !== n) {
+        throw new PipeportModelError(`output "label" has ${labels.length} values for ${n} rows`);
+      }
+      for (let i = 0; i < n; i++) out[i] = { label: toJsonScalar(labels[i]) };
+      return out;
+    }
     const probs = results[schema.outputs.probabilities.onnx_name];
     const classKeys = schema.classes.map(String);
     const k = classKeys.length;
