@@ -104,8 +104,11 @@ def predictions_to_arrays(
     """[{label, probabilities: {class: p}}] / [{prediction}] -> arrays in class order."""
     if task == "classification":
         keys = [str(c) for c in classes]
+        labels = {"label": np.array([str(p["label"]) for p in preds], dtype=object)}
+        if preds and "probabilities" not in preds[0]:  # a classifier without predict_proba
+            return labels
         return {
-            "label": np.array([str(p["label"]) for p in preds], dtype=object),
+            **labels,
             "probabilities": np.array(
                 [
                     [
@@ -128,7 +131,7 @@ def predictions_to_arrays(
 def _session_outputs(
     run: Callable[..., list[Any]], schema: Any, feeds: dict[str, Any]
 ) -> dict[str, np.ndarray]:
-    keys = ["label", "probabilities"] if schema.task == "classification" else ["prediction"]
+    keys = list(schema.output_keys())
     values = run([schema.outputs[k] for k in keys], feeds)
     out = dict(zip(keys, (np.asarray(v) for v in values), strict=True))
     if "prediction" in out:
@@ -267,7 +270,7 @@ def _run_v2(
 
     schema = ModelSchema.from_metadata(read_metadata(model_path))
     client = httpclient.InferenceServerClient(url.removeprefix("http://"))
-    keys = ["label", "probabilities"] if task == "classification" else ["prediction"]
+    keys = list(schema.output_keys())
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for start in range(0, len(rows), HTTP_BATCH):
         part = rows[start : start + HTTP_BATCH]
