@@ -210,7 +210,10 @@ def _logistic(pre: Any) -> Pipeline:
 
 
 #: Modules that add cases of their own (a converter family each), through their `cases()`.
-CASE_MODULES: list[str] = ["pipeport.export.support_cases_functions"]
+CASE_MODULES: list[str] = [
+    "pipeport.export.support_cases_functions",
+    "pipeport.export.support_cases_numeric",
+]
 
 
 def cases() -> list[Case]:
