@@ -6,14 +6,20 @@ the graph. docs/support.md is generated from these registrations.
 """
 
 from pipeport.export.converters import (  # noqa: F401  (imported to register)
+    binarizer,
     bins,
+    decomposition,
     encoders,
     functions,
     identity,
     imputers,
+    iterative_imputer,
+    knn_imputer,
     linear,
     mlp,
     neighbors,
+    normalizers,
+    polynomial,
     power,
     quantile,
     scalers,
