@@ -14,7 +14,10 @@ quantiles <= x, from one broadcast comparison); fp[0] below the first, fp[-1] fr
 fp[j] where x == xp[j], else slope[j] * (x - xp[j]) + fp[j] with slope[j] = (fp[j+1] - fp[j]) /
 (xp[j+1] - xp[j]) precomputed by numpy exactly as numpy's C loop computes it. Those are the same
 float64 operations on the same operands, so "uniform" gives scikit-learn's bits; "normal" adds
-Cephes' ndtri (export/converters/_special.py), within a few ulps of scipy.
+Cephes' ndtri (export/converters/_special.py), within a few ulps of scipy (onnxruntime's Log is
+1 ulp off libm's in a quarter of cases): into a HistGradientBoosting model, whose float64 split
+thresholds are often training values, a value exactly on one can go the other way, which the
+gate refuses (forests split in float32 and are unaffected).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ k+1 values placed at their columns (GatherElements). Same operations, same order
 Outside [t[degree], t[-degree-1]], "constant" and "linear" use spline values and slopes at the
 boundaries (computed by scipy at export time, as scikit-learn computes them at transform time).
 scikit-learn 1.9 increments its loop's `degree` for "linear" with degree <= 1 inside the loop over
-columns, so every column after the first uses other boundaries; the graph does what it does.
+columns, so every column after the first uses other boundaries; the graph does what it does (the
+fitted step is asked, on two rows outside every knot, which reading it computes).
 
 Where scikit-learn raises on a value, extrapolation="error" outside [t[k], t[n]] and degree=0 with
 "constant" above the range (a shape mismatch in its own code), the converter notes the bounds on
@@ -33,6 +34,7 @@ import numpy as np
 from onnx import numpy_helper
 from sklearn.preprocessing import SplineTransformer
 
+from pipeport.errors import UnsupportedStepError
 from pipeport.export.converters._special import scalar
 from pipeport.export.graph import INT64, Col, Graph
 from pipeport.export.registry import Converter, register
@@ -141,13 +143,16 @@ def _periodic_x(g: Graph, x: str, knots: np.ndarray, k: int) -> str:
     return str(g.op("Where", [positive, mapped, flat], "spline_periodic_x"))
 
 
-def _boundaries(step: SplineTransformer) -> list[dict[str, Any]]:
+def _boundaries(step: SplineTransformer, carried: bool) -> list[dict[str, Any]]:
     """Per column, what scikit-learn's transform uses outside the range: xmin, xmax, spline
     values (and for "linear" slopes) there, and which outputs it sets below and above, in the
-    order it sets them (its `degree` variable carried from column to column, as it does)."""
+    order it sets them. `carried`: its `degree` variable carried from column to column (the
+    increment for "linear" with degree <= 1 kept), as scikit-learn 1.9 does."""
     degree = step.degree
     out = []
     for spl in step.bsplines_:
+        if not carried:
+            degree = step.degree
         xmin, xmax = float(spl.t[degree]), float(spl.t[-degree - 1])
         f_min, f_max = np.asarray(spl(xmin), np.float64), np.asarray(spl(xmax), np.float64)
         n_splines = f_min.shape[0]
@@ -169,10 +174,57 @@ def _boundaries(step: SplineTransformer) -> list[dict[str, Any]]:
     return out
 
 
-def _bounded(g: Graph, step: SplineTransformer, x: str, inside_values: str, n: int) -> str:
+def _outside(step: SplineTransformer, cols: list[dict[str, Any]], far: float) -> np.ndarray:
+    """What `cols` (from _boundaries) give at x = far below (far < 0) or above every knot."""
+    blocks = []
+    for spl, c in zip(step.bsplines_, cols, strict=True):
+        x = float(spl.t[0] + far) if far < 0 else float(spl.t[-1] + far)
+        row = np.zeros(len(c["f_min"]))
+        side, bound, values, slopes = (
+            ("below", c["xmin"], c["f_min"], c["fp_min"])
+            if far < 0
+            else ("above", c["xmax"], c["f_max"], c["fp_max"])
+        )
+        for j in c[side]:
+            row[j] = values[j] + (x - bound) * slopes[j]
+        blocks.append(row if step.include_bias else row[:-1])
+    return np.concatenate(blocks)
+
+
+def _linear_boundaries(step: SplineTransformer, where: str) -> list[dict[str, Any]]:
+    """The boundaries scikit-learn's own transform uses: with degree <= 1 and several columns
+    the two readings differ, and the fitted step is asked which one it computes."""
+    carried = _boundaries(step, carried=True)
+    if step.extrapolation != "linear" or step.degree > 1 or len(step.bsplines_) < 2:
+        return carried
+    import pandas as pd
+
+    far = 1.0 + max(float(np.max(np.abs(spl.t))) for spl in step.bsplines_)
+    rows = np.array(
+        [[spl.t[0] - far for spl in step.bsplines_], [spl.t[-1] + far for spl in step.bsplines_]]
+    )
+    names = getattr(step, "feature_names_in_", None)
+    probe = pd.DataFrame(rows, columns=names) if names is not None else rows
+    answer = np.asarray(
+        step.transform(probe).toarray() if step.sparse_output else step.transform(probe)
+    )
+    for cols in (carried, _boundaries(step, carried=False)):
+        expected = np.stack([_outside(step, cols, -far), _outside(step, cols, far)])
+        if np.allclose(answer, expected, rtol=1e-12, atol=1e-12):
+            return cols
+    raise UnsupportedStepError(
+        f"Step '{where}' (SplineTransformer(extrapolation='linear', degree={step.degree})) "
+        "computes values outside the knots that pipeport does not recognise in this version of "
+        "scikit-learn; use degree >= 2 or extrapolation='continue'"
+    )
+
+
+def _bounded(
+    g: Graph, step: SplineTransformer, x: str, inside_values: str, n: int, where: str
+) -> str:
     """The "constant" / "linear" outputs [N, f, n]: spline values inside [xmin, xmax], the
     boundary values (or lines) outside, zeros for NaN."""
-    cols = _boundaries(step)
+    cols = _linear_boundaries(step, where)
 
     def row(key: str) -> np.ndarray:
         return np.array([c[key] for c in cols], np.float64).reshape(1, -1)
@@ -263,7 +315,7 @@ def convert_spline(step: SplineTransformer, cols: list[Col], g: Graph, where: st
     else:
         values = basis(g, x, knots, k)
         if step.extrapolation in ("constant", "linear"):
-            values = _bounded(g, step, x, values, n_splines)
+            values = _bounded(g, step, x, values, n_splines, where)
     if step.handle_missing == "zeros":
         missing = _axis2(g, g.op("IsNaN", [x], "spline_missing"), "missing3")
         values = g.op("Where", [missing, scalar(g, 0.0), values], "spline_zeros")
