@@ -21,6 +21,7 @@ from pipeport.research.estimators import (
     estimator_names,
     valid_params,
 )
+from pipeport.research.feature_steps import TARGET_TRANSFORMS, StepConfig, parse_steps
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -37,6 +38,9 @@ class FeaturesConfig:
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     select_k_best: int | None = None
+    #: With [[steps]]: the raw columns to read (default: all but the target and `exclude`).
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -48,6 +52,8 @@ class ModelConfig:
     task: str
     estimator: str
     params: dict[str, Any] = field(default_factory=dict)
+    #: "log", "log1p" or "sqrt": fit on the transformed target, predict through the inverse
+    target_transform: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,13 +74,24 @@ class TrainConfig:
     source: Path
     sha256: str  # of the config file's bytes
     raw: dict[str, Any]  # the parsed TOML, for the manifest
+    #: The feature-engineering steps, in order ([[steps]]); empty: the [features] form.
+    steps: tuple[StepConfig, ...] = ()
+
+    def feature_columns(self, available: list[str]) -> list[str]:
+        """The raw columns the pipeline reads, in the data file's order."""
+        if not self.steps:
+            return list(self.features.all)
+        if self.features.include:
+            return list(self.features.include)
+        skip = {self.data.target, *self.features.exclude}
+        return [c for c in available if c not in skip]
 
 
 _SECTIONS = {
-    "": {"name", "version", "data", "features", "model", "split"},
+    "": {"name", "version", "data", "features", "model", "split", "steps"},
     "data": {"path", "target", "sha256"},
-    "features": {"numeric", "categorical", "select_k_best"},
-    "model": {"task", "estimator", "params"},
+    "features": {"numeric", "categorical", "select_k_best", "include", "exclude"},
+    "model": {"task", "estimator", "params", "target_transform"},
     "split": {"test_fraction", "seed", "stratify"},
 }
 
@@ -155,7 +172,8 @@ def parse_config(raw: dict[str, Any], source: Path, sha256: str) -> TrainConfig:
         pin = pin.lower()
     data = DataConfig(path=path, target=_string(data_t, "target", "[data]"), sha256=pin)
 
-    feat_t = _table(raw, "features")
+    with_steps = "steps" in raw
+    feat_t = _table(raw, "features", required=not with_steps)
     _check_keys(feat_t, "features")
     k = feat_t.get("select_k_best")
     if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
@@ -164,14 +182,34 @@ def parse_config(raw: dict[str, Any], source: Path, sha256: str) -> TrainConfig:
         numeric=_string_list(feat_t, "numeric"),
         categorical=_string_list(feat_t, "categorical"),
         select_k_best=k,
+        include=_string_list(feat_t, "include"),
+        exclude=_string_list(feat_t, "exclude"),
     )
-    if not features.all:
-        raise ConfigError("[features] lists no columns: give numeric and/or categorical")
-    both = sorted(set(features.numeric) & set(features.categorical))
-    if both:
-        raise ConfigError(f"column(s) both numeric and categorical: {', '.join(both)}")
-    if data.target in features.all:
-        raise ConfigError(f"the target '{data.target}' is also listed as a feature")
+    if with_steps:
+        simple = [key for key in ("numeric", "categorical", "select_k_best") if key in feat_t]
+        if simple:
+            raise ConfigError(
+                f"[features] {', '.join(simple)} belong to the simple form; with [[steps]] list "
+                "the raw columns to read with [features] include (or exclude), and the "
+                "preprocessing as steps"
+            )
+        if features.include and features.exclude:
+            raise ConfigError("[features] give include or exclude, not both")
+        if data.target in features.include:
+            raise ConfigError(f"the target '{data.target}' is also listed in [features] include")
+    else:
+        if features.include or features.exclude:
+            raise ConfigError(
+                "[features] include/exclude go with [[steps]]; the simple form lists numeric "
+                "and categorical columns"
+            )
+        if not features.all:
+            raise ConfigError("[features] lists no columns: give numeric and/or categorical")
+        both = sorted(set(features.numeric) & set(features.categorical))
+        if both:
+            raise ConfigError(f"column(s) both numeric and categorical: {', '.join(both)}")
+        if data.target in features.all:
+            raise ConfigError(f"the target '{data.target}' is also listed as a feature")
 
     model_t = _table(raw, "model")
     _check_keys(model_t, "model")
@@ -204,6 +242,16 @@ def parse_config(raw: dict[str, Any], source: Path, sha256: str) -> TrainConfig:
     problem = check_params(estimator, task, params)
     if problem is not None:
         raise ConfigError(f"[model.params] invalid value for {cls.__name__}: {problem}")
+    target_transform = model_t.get("target_transform")
+    if target_transform is not None:
+        if task != "regression":
+            raise ConfigError("[model] target_transform is for regression only")
+        if target_transform not in TARGET_TRANSFORMS:
+            raise ConfigError(
+                f"[model] target_transform {target_transform!r} is not valid; choose one of: "
+                f"{', '.join(TARGET_TRANSFORMS)}"
+            )
+    steps = parse_steps(raw["steps"], task) if with_steps else ()
 
     split_t = _table(raw, "split", required=False)
     _check_keys(split_t, "split")
@@ -224,11 +272,17 @@ def parse_config(raw: dict[str, Any], source: Path, sha256: str) -> TrainConfig:
         version=str(version),
         data=data,
         features=features,
-        model=ModelConfig(task=task, estimator=estimator, params=dict(params)),
+        model=ModelConfig(
+            task=task,
+            estimator=estimator,
+            params=dict(params),
+            target_transform=target_transform,
+        ),
         split=SplitConfig(test_fraction=float(fraction), seed=seed, stratify=stratify),
         source=source,
         sha256=sha256,
         raw=raw,
+        steps=steps,
     )
 
 

@@ -85,7 +85,8 @@ def load_training_data(config: TrainConfig) -> RawData:
     rows_read = len(frame)
     target = frame[config.data.target]
     missing_target = target.isna()
-    frame = frame.loc[~missing_target, [*config.features.all, config.data.target]]
+    features = config.feature_columns(list(frame.columns))
+    frame = frame.loc[~missing_target, [*features, config.data.target]]
     source_rows = np.flatnonzero(~missing_target.to_numpy())
     frame = frame.reset_index(drop=True)
     if len(frame) < 2:
@@ -97,7 +98,8 @@ def load_training_data(config: TrainConfig) -> RawData:
 
 def validate_frame(frame: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
     """Check that the configured columns exist and numeric columns hold numbers."""
-    wanted = [*config.features.all, config.data.target]
+    listed = [*config.features.include, *config.features.exclude] if config.steps else []
+    wanted = [*config.features.all, *listed, config.data.target]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         available = ", ".join(repr(c) for c in frame.columns)

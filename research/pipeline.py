@@ -63,6 +63,21 @@ def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTran
 
 def build_pipeline(config: TrainConfig, n_features_out: int | None = None) -> Pipeline:
     """The unfitted pipeline for a config."""
+    model = make_estimator(
+        config.model.estimator, config.model.task, config.model.params, config.split.seed
+    )
+    if config.model.target_transform is not None:
+        model = _target_transformed(model, config.model.target_transform)
+    if config.steps:
+        from pipeport.research.feature_steps import build_step
+
+        return Pipeline(
+            [
+                (step.name, build_step(step, config.model.task, config.split.seed))
+                for step in config.steps
+            ]
+            + [("model", model)]
+        )
     steps: list[tuple[str, Any]] = [
         (
             "preprocess",
@@ -75,12 +90,18 @@ def build_pipeline(config: TrainConfig, n_features_out: int | None = None) -> Pi
         # k larger than the number of encoded columns keeps them all (SelectKBest would raise)
         k_eff = k if n_features_out is None else min(k, n_features_out)
         steps.append(("select", SelectKBest(score_func=score, k=k_eff)))
-    steps.append(
-        (
-            "model",
-            make_estimator(
-                config.model.estimator, config.model.task, config.model.params, config.split.seed
-            ),
-        )
-    )
+    steps.append(("model", model))
     return Pipeline(steps)
+
+
+def _target_transformed(model: Any, name: str) -> Any:
+    """The model fitted on func(y), predicting inverse_func(prediction)."""
+    import numpy as np
+    from sklearn.compose import TransformedTargetRegressor
+
+    from pipeport.research.feature_steps import TARGET_TRANSFORMS
+
+    func, inverse = TARGET_TRANSFORMS[name]
+    return TransformedTargetRegressor(
+        regressor=model, func=getattr(np, func), inverse_func=getattr(np, inverse)
+    )

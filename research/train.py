@@ -113,8 +113,30 @@ def evaluate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, task: str) -> d
     }
 
 
+def _diagnose(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, error: Exception) -> str:
+    """Which [[steps]] step failed and why, in the config's terms (the step's name)."""
+    data: Any = X
+    for name, step in pipeline.steps[:-1]:
+        try:
+            data = step.fit_transform(data, y)
+        except (ValueError, TypeError, KeyError) as exc:
+            return f"step {name!r} ({type(step).__name__}) failed: {str(exc).splitlines()[0]}"
+    if isinstance(data, pd.DataFrame):
+        text = [c for c in data.columns if not is_numeric_like(data[c])]
+        if text:
+            return (
+                f"column(s) {', '.join(map(repr, text))} still hold text when they reach the "
+                "model: add an encoding step for them (one_hot_encoder, ordinal_encoder, "
+                "rare_label_encoder, count_frequency_encoder, mean_encoder, value_mapping) or "
+                "drop them (drop_features)"
+            )
+    return f"the model failed to fit: {str(error).splitlines()[0]}"
+
+
 def feature_schema(frame: pd.DataFrame, config: TrainConfig) -> list[dict[str, Any]]:
     """What each raw feature column looked like in the training rows."""
+    if config.steps:
+        return [_column_schema(frame[c]) for c in frame.columns if c != config.data.target]
     schema: list[dict[str, Any]] = []
     for column in config.features.numeric:
         series = frame[column]
@@ -145,11 +167,28 @@ def feature_schema(frame: pd.DataFrame, config: TrainConfig) -> list[dict[str, A
     return schema
 
 
+def _column_schema(series: pd.Series) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": str(series.name),
+        "dtype": str(series.dtype),
+        "missing": int(series.isna().sum()),
+    }
+    if is_numeric_like(series):
+        finite = pd.to_numeric(series.astype("float64")).dropna()
+        entry["min"] = float(finite.min()) if len(finite) else None
+        entry["max"] = float(finite.max()) if len(finite) else None
+    else:
+        entry["categories"] = sorted(
+            {normalise_category(v) for v in series.tolist()} - {MISSING_CATEGORY}
+        )
+    return entry
+
+
 def train(config: TrainConfig, out_dir: Path, log: Any = print) -> TrainResult:
     """Fit the pipeline for `config` and write its artifacts to `out_dir`."""
     raw: RawData = load_training_data(config)
     frame = raw.frame
-    features = list(config.features.all)
+    features = [c for c in frame.columns if c != config.data.target]
     target_col = config.data.target
     task = config.model.task
     log(
@@ -178,7 +217,12 @@ def train(config: TrainConfig, out_dir: Path, log: Any = print) -> TrainResult:
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pipeline.fit(X_train, y_train)
+        try:
+            pipeline.fit(X_train, y_train)
+        except (ValueError, TypeError, KeyError) as exc:
+            if not config.steps:
+                raise
+            raise DataError(_diagnose(pipeline, X_train, y_train, exc)) from None
     fit_warnings = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
     for message in fit_warnings:
         log(f"warning during fit: {message}")
@@ -207,6 +251,9 @@ def train(config: TrainConfig, out_dir: Path, log: Any = print) -> TrainResult:
         "task": task,
         "target": target_col,
         "estimator": {"name": config.model.estimator, "class": type(pipeline[-1]).__name__},
+        "steps": [
+            {"name": name, "class": type(step).__name__} for name, step in pipeline.steps[:-1]
+        ],
         "features": feature_schema(frame.iloc[train_pos], config),
         "classes": [c.item() if hasattr(c, "item") else c for c in pipeline.classes_]
         if task == "classification"

@@ -83,7 +83,7 @@ def test_unknown_top_level_key_is_named_with_valid_keys(config_error):
     message = config_error(_set(None, "colour", "blue"))
     assert message == (
         "unknown key 'colour' in the top level. "
-        "Valid keys: data, features, model, name, split, version."
+        "Valid keys: data, features, model, name, split, steps, version."
     )
 
 
