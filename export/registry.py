@@ -142,23 +142,24 @@ def describe(step: Any, limit: int = 160) -> str:
 def _no_converter(step: Any, where: str) -> str:
     cls = type(step)
     qualified = f"{cls.__module__}.{cls.__qualname__}"
-    if cls.__name__ == "FunctionTransformer" and getattr(step, "func", None) is not None:
-        func = getattr(step.func, "__name__", repr(step.func))
-        return (
-            f"Step '{where}' is a FunctionTransformer(func={func}): its function is arbitrary "
-            "Python, which pipeport cannot read. Write the computation as a small transformer "
-            "class and register a converter for it with pipeport.register_converter "
-            "(docs/converters.md), or compute the feature before the pipeline"
-        )
-    families: dict[str, list[str]] = {}
-    for converter in converters():
-        names = [c.__name__ for c in converter.classes] or [converter.family]
-        families.setdefault(converter.family or converter.role, []).extend(names)
-    listing = "; ".join(f"{k}: {', '.join(sorted(set(v)))}" for k, v in families.items())
+    known = converters()
+    families = sorted({c.family or c.role for c in known})
+    count = len({k for c in known for k in c.classes})
+    parent = next(
+        (base for base in cls.__mro__[1:] if base in _BY_CLASS and base.__module__ != "builtins"),
+        None,
+    )
+    hint = (
+        f" It subclasses {parent.__name__}, which pipeport converts: if it computes what "
+        f"{parent.__name__} computes, register the same converter for it."
+        if parent is not None
+        else ""
+    )
     return (
-        f"Step '{where}' is a {qualified}, which pipeport has no converter for. It exports "
-        f"Pipeline, ColumnTransformer and FeatureUnion of: {listing}. For a class of your own, "
-        "register a converter with pipeport.register_converter (docs/converters.md)"
+        f"Step '{where}' is a {qualified}, which pipeport has no converter for.{hint} pipeport "
+        f"exports Pipeline, ColumnTransformer and FeatureUnion of {count} step classes "
+        f"({', '.join(families)}; docs/support.md lists them). For a class of your own, register "
+        "a converter with pipeport.register_converter (docs/converters.md)"
     )
 
 
