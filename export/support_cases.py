@@ -213,6 +213,7 @@ def _logistic(pre: Any) -> Pipeline:
 CASE_MODULES: list[str] = [
     "pipeport.export.support_cases_functions",
     "pipeport.export.support_cases_numeric",
+    "pipeport.export.support_cases_features",
 ]
 
 
