@@ -126,7 +126,7 @@ def basis(g: Graph, x: str, knots: np.ndarray, k: int) -> str:
 
 def _periodic_x(g: Graph, x: str, knots: np.ndarray, k: int) -> str:
     """scikit-learn's t[k] + (x - t[k]) % (t[n] - t[k]) (numpy's remainder: fmod, plus the
-    period where the sign differs, +0.0 for 0), or 0 for a column whose period is 0."""
+    period where the sign differs), or 0 for a column whose period is 0."""
     n = knots.shape[1] - k - 1
     start, period = knots[:, k], knots[:, n] - knots[:, k]
     start_c = g.const(start.reshape(1, -1), "period_start")
@@ -134,7 +134,7 @@ def _periodic_x(g: Graph, x: str, knots: np.ndarray, k: int) -> str:
     mod = g.op("Mod", [g.op("Sub", [x, start_c]), period_c], "spline_mod", fmod=1)
     zero = scalar(g, 0.0)
     mod = g.op("Where", [g.op("Less", [mod, zero]), g.op("Add", [mod, period_c]), mod])
-    mod = g.op("Where", [g.op("Equal", [mod, zero]), zero, mod], "spline_mod")
+    # (numpy makes a zero remainder +0.0; fmod's -0.0 gives t[k] + -0.0 == t[k] + 0.0 anyway)
     mapped = g.op("Add", [start_c, mod], "spline_periodic_x")
     if np.all(period > 0):
         return str(mapped)
