@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Where the time goes, in one process (no HTTP, no gunicorn): the figures behind the README's
+"""Where the time goes, in one process (no HTTP, no server): the figures behind the README's
 explanations of bench/serve.py's results.
 
 Request path (µs per single-row request, best of --repeats runs of --requests calls each):
@@ -8,9 +8,9 @@ Request path (µs per single-row request, best of --repeats runs of --requests c
     constant); the WSGI apps are called directly with a prepared environ;
   - the pieces of pipeport's path: raw_rows_to_feeds, the model's run, and both together.
 
-Cold start (ms per step of `pipeport serve` before gunicorn forks, median of --cold-runs fresh
-interpreters): starting Python, importing Flask, gunicorn, numpy, onnxruntime and pipeport's
-serving modules, loading the model, building the app.
+Cold start (ms per step of `pipeport serve` before granian forks, median of --cold-runs fresh
+interpreters): starting Python, importing Flask, granian and uvloop, numpy, onnxruntime and
+pipeport's serving modules, loading the model, building the app.
 
 Batch (seconds per --batch-rows rows, one thread, median of --batch-repeats):
   - onnxruntime: the exported graph, and its TreeEnsemble node alone (onnxruntime's profiler);
@@ -120,7 +120,53 @@ def request_path(model_path: Path, holdout: Path, number: int, repeats: int) -> 
         "public_session_run": lambda: model.session.run(names, feeds),
         "feeds_and_run": lambda: model.run(names, raw_rows_to_feeds([row], model.schema)),
     }
-    return {name: _per_call_us(fn, number, repeats) for name, fn in cases.items()}
+    result = {name: _per_call_us(fn, number, repeats) for name, fn in cases.items()}
+    result["pipeport_rsgi_bridge"] = _bridge_us(fast, body, number, repeats)
+    return result
+
+
+def _bridge_us(app: Any, body: bytes, number: int, repeats: int) -> float:
+    """µs per request through serving.bridge (granian's RSGI front door, fast path included)
+    on a uvloop event loop, with a stand-in for granian's scope and protocol objects."""
+    import asyncio
+
+    import uvloop
+
+    from pipeport.serving.bridge import RsgiBridge
+
+    bridge = RsgiBridge(app, 30.0)
+
+    class Scope:
+        proto, method, path, query_string = "http", "POST", "/v1/predict", ""
+        server, client, scheme, http_version = "bench:80", "bench:1", "http", "1.1"
+        headers = {"content-type": "application/json", "content-length": str(len(body))}
+
+    class Protocol:
+        status = 0
+
+        async def __call__(self) -> bytes:
+            return body
+
+        def response_bytes(self, status: int, headers: Any, payload: bytes) -> None:
+            self.status = status
+
+    async def timed() -> float:
+        scope, protocol = Scope(), Protocol()
+        await bridge(scope, protocol)
+        if protocol.status != 200:
+            raise RuntimeError(f"bridge answered {protocol.status}")
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(number):
+                await bridge(scope, protocol)
+            best = min(best, time.perf_counter() - start)
+        return best / number * 1e6
+
+    async def in_a_task() -> float:
+        return await asyncio.get_running_loop().create_task(timed())
+
+    return uvloop.run(in_a_task())
 
 
 def batch(model_path: Path, sklearn_path: Path, holdout: Path, rows: int, repeats: int) -> Any:
@@ -207,18 +253,19 @@ def batch(model_path: Path, sklearn_path: Path, holdout: Path, rows: int, repeat
     return result
 
 
-# Run in a fresh interpreter: the steps of `pipeport serve` before gunicorn forks, in its order
-# of imports, each timed. Flask and gunicorn are what the echo app pays too.
+# Run in a fresh interpreter: the steps of `pipeport serve` before granian forks, in its order
+# of imports, each timed. Flask is what the echo app pays too (and gunicorn, ~15 ms, instead of
+# granian).
 _COLD_START_CHILD = """
 import json, sys, time
 t = time.perf_counter
 marks = [("start", t())]
 sys.path.insert(0, sys.argv[1])
 import flask; marks.append(("import flask", t()))
-import gunicorn.app.base, gunicorn.arbiter; marks.append(("import gunicorn", t()))
+import granian.server.mp, uvloop; marks.append(("import granian and uvloop", t()))
 import numpy; marks.append(("import numpy", t()))
 import onnxruntime; marks.append(("import onnxruntime", t()))
-import pipeport.cli, serving.cli, serving.app, serving.v2, serving.openapi, serving.gunicorn_app
+import pipeport.cli, pipeport.serving.cli, pipeport.serving.app, pipeport.serving.granian_app
 marks.append(("import pipeport's serving modules", t()))
 from pipeport.serving.model import load_model
 model = load_model(sys.argv[2]); marks.append(("load the model", t()))
@@ -293,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|",
         *(f"| {name.replace('_', ' ')} | {us:.1f} |" for name, us in path.items()),
         "",
-        f"Cold start of `pipeport serve` before gunicorn forks, step by step, median of "
+        f"Cold start of `pipeport serve` before granian forks, step by step, median of "
         f"{args.cold_runs} fresh interpreters:",
         "",
         "| step | ms |",

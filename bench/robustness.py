@@ -118,11 +118,18 @@ class Server:
         return {"exit_code": code, "seconds": seconds, "alarming_lines": alarming}
 
 
+REFUSED, CUT = 0, -1  # no connection; a connection that failed after the request was sent
+
+
 def _request(port: int, timeout: float = 10) -> tuple[int, float]:
-    """One single-row request on a new connection: (status or 0 on failure, seconds)."""
+    """One single-row request on a new connection: (status, or REFUSED / CUT, seconds)."""
     start = time.monotonic()
     try:
-        with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock = socket.create_connection((HOST, port), timeout=timeout)
+    except OSError:
+        return REFUSED, time.monotonic() - start
+    try:
+        with sock:
             sock.sendall(REQUEST)
             data = b""
             while b"\r\n\r\n" not in data:
@@ -130,9 +137,9 @@ def _request(port: int, timeout: float = 10) -> tuple[int, float]:
                 if not chunk:
                     break
                 data += chunk
-        status = int(data[9:12]) if data.startswith(b"HTTP/1.") else 0
+        status = int(data[9:12]) if data.startswith(b"HTTP/1.") else CUT
     except OSError:
-        status = 0
+        status = CUT
     return status, time.monotonic() - start
 
 
@@ -242,15 +249,16 @@ def worker_kill(log_dir: Path, script: Path) -> dict[str, Any]:
 
 def sigterm_under_load(log_dir: Path) -> dict[str, Any]:
     server = Server("granian", log_dir)
-    counts = {"ok": 0, "failed": 0}
+    counts = {"ok": 0, "refused": 0, "cut": 0, "other": 0}
     lock = threading.Lock()
     stop = threading.Event()
 
     def client() -> None:
         while not stop.is_set():
             status, _ = _request(server.port, timeout=10)
+            kind = {200: "ok", REFUSED: "refused", CUT: "cut"}.get(status, "other")
             with lock:
-                counts["ok" if status == 200 else "failed"] += 1
+                counts[kind] += 1
             if status != 200:
                 return  # the server is going away: a client would stop here too
 
@@ -309,8 +317,9 @@ def markdown(results: dict[str, Any]) -> str:
     )
     t = results["sigterm"]
     lines.append(
-        f"| SIGTERM under load ({t['clients']} clients) | granian | {t['ok']:,} answered, "
-        f"{t['failed']} refused or cut after the stop; exit {t['exit_code']} in "
+        f"| SIGTERM under load ({t['clients']} clients, a new connection per request) | granian "
+        f"| {t['ok']:,} answered, {t['cut']} cut in flight, {t['refused']} new connections "
+        f"refused after the stop, {t['other']} other answers; exit {t['exit_code']} in "
         f"{t['seconds']:.2f} s; alarming log lines: {len(t['alarming_lines'])} |"
     )
     for q in results["quiet_stops"]:
