@@ -126,6 +126,7 @@ def case_rows(log: Callable[[str], None]) -> list[dict[str, Any]]:
 def refusal_rows() -> list[dict[str, Any]]:
     """What is refused, with the message the user gets (built here, asserted in the tests)."""
     from sklearn.base import BaseEstimator, TransformerMixin
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
@@ -146,14 +147,10 @@ def refusal_rows() -> list[dict[str, Any]]:
     frame = pd.read_csv(PENGUINS).dropna()
     numbers = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
     y = frame["species"]
-    hgb = make_pipeline(
-        ColumnTransformer(
-            [
-                ("num", "passthrough", numbers),
-                ("cat", OneHotEncoder(sparse_output=False), ["island"]),
-            ]
-        ),
-        HistGradientBoostingClassifier(max_iter=5, categorical_features=[3, 4, 5]),
+    temperature = make_pipeline(
+        CalibratedClassifierCV(
+            HistGradientBoostingClassifier(max_iter=5), method="temperature", cv=3
+        )
     )
     dated = frame.assign(when=pd.to_datetime(frame["year"].astype(str)))
     cases = [
@@ -170,10 +167,10 @@ def refusal_rows() -> list[dict[str, Any]]:
             frame[numbers],
         ),
         (
-            "HistGradientBoosting* with categorical_features",
-            "test_hist_gradient_boosting_with_categorical_features_is_refused",
-            hgb,
-            frame,
+            "CalibratedClassifierCV(method='temperature')",
+            "test_calibration_by_temperature_is_refused",
+            temperature,
+            frame[numbers],
         ),
         (
             "a pipeline that ends with a transformer",

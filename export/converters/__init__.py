@@ -6,8 +6,11 @@ the graph. docs/support.md is generated from these registrations.
 """
 
 from pipeport.export.converters import (  # noqa: F401  (imported to register)
+    adaboost,
+    bagging,
     binarizer,
     bins,
+    calibration,
     decomposition,
     encoders,
     functions,
@@ -25,6 +28,8 @@ from pipeport.export.converters import (  # noqa: F401  (imported to register)
     scalers,
     selection,
     splines,
+    stacking,
     target,
     tree_ensembles,
+    voting,
 )

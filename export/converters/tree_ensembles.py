@@ -310,22 +310,30 @@ def convert_gb_regressor(model: Any, cols: list[Col], g: Graph, where: str) -> d
 
 def _hgb_raw(model: Any, cols: list[Col], g: Graph, where: str) -> str:
     """Raw scores of HistGradientBoosting*: baseline + sum of leaf values, X in float64."""
+    from pipeport.export.converters import hgb_categorical
+
     n_targets = model.n_trees_per_iteration_
-    flat = _FlatTrees()
-    for iteration in model._predictors:
-        for k, predictor in enumerate(iteration):
-            flat.add_tree(
-                **_hgb_predictor(predictor), target=k, node_values=predictor.nodes["value"]
-            )
-    X = _input(model, cols, g, where, float32_cast=False)
+    if hgb_categorical.has_categorical(model):  # set splits on its own category codes
+        flat, X = hgb_categorical.categorical_trees(model, cols, g, where)
+    else:
+        flat = _FlatTrees()
+        for iteration in model._predictors:
+            for k, predictor in enumerate(iteration):
+                flat.add_tree(
+                    **_hgb_predictor(predictor), target=k, node_values=predictor.nodes["value"]
+                )
+        X = _input(model, cols, g, where, float32_cast=False)
     total = flat.add_node(g, X, n_targets=n_targets, hint="hgb_sum")
     baseline = np.asarray(model._baseline_prediction, np.float64).reshape(1, n_targets)
     return g.op("Add", [total, g.const(baseline, "hgb_base")], "hgb_raw")
 
 
 def convert_hgb_classifier(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
-    raw = _hgb_raw(model, cols, g, where)
-    return _classifier(model, g, _binary_or_softmax(g, raw, len(model.classes_)))
+    raw = _hgb_raw(model, cols, g, where)  # decision_function: [N, 1] binary, [N, K] otherwise
+    return {
+        **_classifier(model, g, _binary_or_softmax(g, raw, len(model.classes_))),
+        "decision": raw,
+    }
 
 
 def convert_hgb_regressor(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
@@ -352,12 +360,12 @@ def _check_gb_classifier(model: Any) -> str | None:
 
 
 def _check_hgb(model: Any) -> str | None:
-    if model.is_categorical_ is not None and np.any(model.is_categorical_):
-        return (
-            "it uses categorical_features (native categorical splits), which pipeport does not "
-            "export yet; encode those columns before it (OneHotEncoder or OrdinalEncoder) and "
-            "leave categorical_features unset"
-        )
+    from pipeport.export.converters import hgb_categorical
+
+    if hgb_categorical.has_categorical(model):
+        problem = hgb_categorical.check_categorical(model)
+        if problem:
+            return problem
     if not hasattr(model, "classes_"):
         link = type(model._loss.link).__name__
         if link not in ("IdentityLink", "LogLink"):
@@ -425,8 +433,11 @@ register(
         convert=convert_hgb_classifier,
         check=_check_hgb,
         family=_FAMILY,
-        accepts="numeric features (no categorical_features yet), missing values",
-        exactness="float64 TreeEnsemble on the float64 bin thresholds (no cast), baseline + sum",
+        accepts="numeric features, missing values, categorical_features (indices, mask, names "
+        "or 'from_dtype'; native set splits, unknown and missing categories routed as "
+        "scikit-learn routes them)",
+        exactness="float64 TreeEnsemble on the float64 bin thresholds (no cast), baseline + sum; "
+        "categorical splits as set-membership nodes on the model's own category codes",
     )
 )
 register(
@@ -437,7 +448,8 @@ register(
         check=_check_hgb,
         family=_FAMILY,
         accepts="losses with identity or log link (squared_error, absolute_error, quantile, "
-        "poisson, gamma); no categorical_features yet",
-        exactness="float64 TreeEnsemble on the float64 bin thresholds, baseline + sum, exp link",
+        "poisson, gamma); categorical_features (native set splits)",
+        exactness="float64 TreeEnsemble on the float64 bin thresholds, baseline + sum, exp link; "
+        "categorical splits as set-membership nodes on the model's own category codes",
     )
 )

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer, make_column_transformer
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -83,24 +84,15 @@ def test_passthrough_is_never_reported_as_a_function_transformer(penguin_frame):
     assert "pipeport.register_converter" in message
 
 
-def test_hist_gradient_boosting_with_categorical_features_is_refused(penguin_frame):
-    model = HistGradientBoostingClassifier(max_iter=5, categorical_features=[3, 4, 5])
-    pipeline = Pipeline(
-        [
-            (
-                "preprocess",
-                make_column_transformer(
-                    (make_pipeline(SimpleImputer(), StandardScaler()), NUMERIC),
-                    (OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["island"]),
-                ),
-            ),
-            ("model", model),
-        ]
-    ).fit(penguin_frame, penguin_frame["species"])
-    assert np.any(pipeline[-1].is_categorical_)
-    message = _refusal(pipeline, penguin_frame)
-    assert "'model'" in message and "HistGradientBoostingClassifier" in message
-    assert "categorical_features" in message and "OneHotEncoder" in message
+def test_calibration_by_temperature_is_refused(penguin_frame):
+    frame = penguin_frame.dropna()
+    model = CalibratedClassifierCV(
+        HistGradientBoostingClassifier(max_iter=5), method="temperature", cv=3
+    )
+    pipeline = Pipeline([("model", model)]).fit(frame[NUMERIC], frame["species"])
+    message = _refusal(pipeline, frame[NUMERIC])
+    assert "'model'" in message and "CalibratedClassifierCV" in message
+    assert "method='temperature'" in message and "'sigmoid' or 'isotonic'" in message
 
 
 def test_a_pipeline_ending_with_a_transformer_is_refused(penguin_frame):
