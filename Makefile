@@ -17,7 +17,7 @@ help:
 	@echo "make test     set up, then run the whole test suite (Python, Node.js, headless Chromium)"
 	@echo "make install  create $(VENV) and install the locked dependencies (requirements/dev.lock)"
 	@echo "make lint     ruff + mypy"
-	@echo "make bench    serving and batch benchmarks (bench/)"
+	@echo "make bench    serving, robustness and batch benchmarks (bench/; needs wrk)"
 
 $(VENV)/.installed: requirements/dev.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,7 +75,10 @@ lint: install
 	$(VENV)/bin/mypy
 
 bench: install
+	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install -y wrk"; exit 1; }
+	@test -f $(DEMO_DIR)/pipeline.onnx || $(MAKE) export
 	$(PY) bench/serve.py
+	$(PY) bench/robustness.py
 	$(PY) bench/inprocess.py
 
 # Re-pin every transitive dependency. The project itself is installed from this checkout by
