@@ -1,6 +1,6 @@
 """The WSGI fast path answers exactly as the Flask views do, and only when it should.
 
-serving.app._front_door answers well-formed POST /v1/predict and /invocations requests without
+serving.fastpath answers well-formed POST /v1/predict, /invocations and V2 infer requests without
 Flask's request machinery and hands every other request (all errors included) to Flask. These
 tests send the same requests to an app with the fast path and one without (ServingSettings
 fast_path=False, every request through the Flask views) and require the same status, headers
