@@ -163,6 +163,10 @@ class RsgiBridge:
         for name, value in headers.items():
             if name == "content-type":
                 environ["CONTENT_TYPE"] = value
+            elif "_" in name:
+                # `X_Token` would become the same environ key as `X-Token`: dropped, as gunicorn
+                # and nginx do, so a client cannot pass one header off as another.
+                continue
             elif name != "content-length":
                 key = "HTTP_" + name.upper().replace("-", "_")
                 environ[key] = f"{environ[key]},{value}" if key in environ else value

@@ -244,3 +244,15 @@ def test_metrics_count_requests_refused_before_the_app(server):
     time.sleep(0)  # the count is written before the answer is sent
     text = server.get("/metrics")[1].decode()
     assert 'pipeport_http_requests_total{endpoint="other",status="413"}' in text
+
+
+def test_a_header_spelt_with_underscores_cannot_pass_for_another(server):
+    """`Inference_Header_Content_Length` must not be read as `Inference-Header-Content-Length`
+    (both would be the same WSGI environ key)."""
+    body = json.dumps({"inputs": []}).encode()  # refused: answered by Flask, through WSGI
+    request = post_request(
+        body, "/v2/models/penguins-test/infer", "Inference_Header_Content_Length: 5\r\n"
+    )
+    error = json.loads(_body(raw_request(server.port, request)))
+    assert error["code"] == "invalid_body"  # not malformed_json from reading 5 bytes as JSON
+    assert "inputs" in error["error"]
