@@ -13,6 +13,7 @@ from pipeport.export.converters import (  # noqa: F401  (imported to register)
     calibration,
     decomposition,
     encoders,
+    feature_engine,
     functions,
     identity,
     imputers,
