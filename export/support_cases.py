@@ -214,6 +214,7 @@ CASE_MODULES: list[str] = [
     "pipeport.export.support_cases_functions",
     "pipeport.export.support_cases_numeric",
     "pipeport.export.support_cases_features",
+    "pipeport.export.support_cases_ensembles",
 ]
 
 
