@@ -41,7 +41,7 @@ from pipeport.export.parity import (
     sklearn_outputs,
 )
 from pipeport.export.probe import ColumnRules, column_rules
-from pipeport.export.raw_inputs import as_raw_frame, numeric_range, raw_columns
+from pipeport.export.raw_inputs import as_raw_frame, concat_like, numeric_range, raw_columns
 from pipeport.export.structure import convert_predictor, final_estimator
 from pipeport.schema import (
     CATEGORICAL,
@@ -273,9 +273,9 @@ def to_onnx(
     rules = column_rules(pipeline, conversion.frame, conversion.columns, conversion.by_name)
     schema = contract_schema(conversion, rules, name, version)
     sample = _admissible(conversion.frame, schema)
-    frame = pd.concat(
+    frame = concat_like(
         [sample, generate_raw_rows(conversion.frame, schema, generated_rows, seed)],
-        ignore_index=True,
+        conversion.frame,
     )
     report = compare_with_sklearn(pipeline, model, frame, schema)
     parity = {

@@ -165,3 +165,18 @@ def like(values: Sequence[Any], original: pd.Series) -> pd.Series:
         return pd.Series(list(values), dtype=dtype)
     except (TypeError, ValueError):
         return pd.Series(list(values), dtype=object)
+
+
+def concat_like(frames: Sequence[pd.DataFrame], sample: pd.DataFrame) -> pd.DataFrame:
+    """pd.concat of frames built like `sample`, its category columns still category columns:
+    pd.concat makes object of two category columns whose categories differ, and a model that
+    reads pandas categories itself (LightGBM, XGBoost) refuses object columns."""
+    frame = pd.concat(list(frames), ignore_index=True)
+    for name in frame.columns:
+        if (
+            name in sample.columns
+            and isinstance(sample[name].dtype, pd.CategoricalDtype)
+            and not isinstance(frame[name].dtype, pd.CategoricalDtype)
+        ):
+            frame[name] = like(frame[name].tolist(), sample[name])
+    return frame

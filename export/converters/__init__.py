@@ -19,6 +19,7 @@ from pipeport.export.converters import (  # noqa: F401  (imported to register)
     imputers,
     iterative_imputer,
     knn_imputer,
+    lightgbm,
     linear,
     mlp,
     neighbors,
@@ -33,4 +34,5 @@ from pipeport.export.converters import (  # noqa: F401  (imported to register)
     target,
     tree_ensembles,
     voting,
+    xgboost,
 )
