@@ -10,7 +10,11 @@ before the step, so the case still shows the gate sees the step's output.
 KNNImputer's cases read `sensors()`, continuous readings without repeated values: where training
 rows repeat values (integer columns, rounded measurements such as people's ages or penguins'
 masses), rows are often exactly as far from two training rows, scikit-learn's pick between them
-depends on the CPU (export/converters/knn_imputer.py), and the gate refuses the export.
+depends on the CPU (export/converters/knn_imputer.py), and the gate refuses the export. The same
+happens without repeated values when training rows have gaps in different columns: a row that
+repeats one training row's value in one column and another's in another column is at distance 0
+from both; `knn-imputer-one-neighbour` (one neighbour: such a tie decides) therefore reads only one
+column with gaps.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ PENGUIN_NUMBERS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body
 
 @cache
 def sensors(n: int = 600, seed: int = 3) -> pd.DataFrame:
-    """Weather-station readings with gaps (each reading missing 12% of the time), full-precision
-    floats (no two rows share a value), a site name, an alarm flag and a load (deterministic)."""
+    """Weather-station readings with gaps (each of SENSOR_NUMBERS missing 12% of the time), two
+    readings without gaps (solar, hour), full-precision floats (no two rows share a value), a
+    site name, an alarm flag and a load (deterministic)."""
     rng = np.random.default_rng(seed)
     temperature = rng.normal(18.0, 6.0, n)
     humidity = 70.0 - 1.5 * (temperature - 18.0) + rng.normal(0.0, 8.0, n)
@@ -67,6 +72,8 @@ def sensors(n: int = 600, seed: int = 3) -> pd.DataFrame:
     )
     for column in SENSOR_NUMBERS:
         frame.loc[rng.random(n) < 0.12, column] = np.nan
+    frame["solar"] = rng.uniform(0.0, 900.0, n)
+    frame["hour"] = rng.uniform(0.0, 24.0, n)
     frame["alarm"] = (score > 1.0).astype(int)
     frame["load"] = load
     return frame
@@ -182,7 +189,8 @@ def _imputer_cases() -> list[Case]:
         ),
         SensorCase(
             "knn-imputer-one-neighbour",
-            "KNNImputer(n_neighbors=1) on three readings, into HistGradientBoostingRegressor",
+            "KNNImputer(n_neighbors=1) on a reading with gaps and two without, into "
+            "HistGradientBoostingRegressor",
             S,
             "load",
             lambda: Pipeline(
@@ -191,8 +199,8 @@ def _imputer_cases() -> list[Case]:
                     ("model", HistGradientBoostingRegressor(max_iter=30, random_state=0)),
                 ]
             ),
-            move_fitted_value("pre", 0, 2),
-            columns=("temperature", "pressure", "wind"),
+            move_fitted_value("pre", 0, 1),
+            columns=("temperature", "solar", "hour"),
         ),
         # -- IterativeImputer -------------------------------------------------------------------
         Case(

@@ -37,7 +37,7 @@ from sklearn.preprocessing import Binarizer, Normalizer, PolynomialFeatures
 from pipeport.contract import frame_to_feeds
 from pipeport.errors import RawInputError, UnsupportedStepError
 from pipeport.export.converters import _float64
-from pipeport.export.converters.knn_imputer import _distances
+from pipeport.export.converters.knn_imputer import _distances, _FittedRows
 from pipeport.export.graph import Graph
 from pipeport.export.onnx_export import read_metadata, to_onnx
 from pipeport.export.registry import find
@@ -206,7 +206,7 @@ def test_knn_distances_are_scikit_learns_bit_for_bit(columns, runtime):
     imputer = KNNImputer().fit(fit)
 
     def build(g: Graph, x: str) -> str:
-        return _distances(imputer, g, x, g.op("IsNaN", [x]))
+        return _distances(imputer, g, x, g.op("IsNaN", [x]), _FittedRows(imputer, g))
 
     got = _run(_model(build, [columns]), [rows], runtime)
     expected = nan_euclidean_distances(rows, fit)
