@@ -170,8 +170,10 @@ def compare(
         return _shape_mismatch(task, n, y_exp.shape, y_act.shape)
     with np.errstate(invalid="ignore"):
         abs_err = np.abs(y_exp - y_act)
-    # the same infinity on both sides (an exp that overflows) is agreement, any other NaN is not
-    abs_err = np.where(y_exp == y_act, 0.0, np.where(np.isnan(abs_err), np.inf, abs_err))
+    # the same infinity on both sides (an exp that overflows), or NaN on both, is agreement;
+    # any other non-finite difference is the largest error there is
+    same = (y_exp == y_act) | (np.isnan(y_exp) & np.isnan(y_act))
+    abs_err = np.where(same, 0.0, np.where(np.isnan(abs_err), np.inf, abs_err))
     # Relative to the value, with a floor at 1e-6 of the 90th percentile of |value|: a prediction
     # that is ~0 on a target of scale 4000 is judged against 4e-3, not against its own rounding
     # noise; a percentile, not the maximum, so that rows whose prediction explodes (an exp of a

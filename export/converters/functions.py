@@ -1,9 +1,9 @@
 """FunctionTransformer with a numpy function, forward and inverse, elementwise in float64.
 
 np.log, np.log1p, np.exp, np.expm1, np.sqrt, np.square, np.abs, np.reciprocal and np.clip (its
-bounds in `kw_args`), and None (the identity). ONNX has no log1p or expm1: they are computed with
-the classic cancellation-free forms (Goldberg's log1p, Kahan's expm1), within a few ulps of numpy
-where a plain log(1 + x) would lose every digit of a small x. Any other function is arbitrary
+bounds in `kw_args`), and None (the identity). ONNX has no log1p or expm1: `_special` computes
+them in cancellation-free forms, within a few ulps of numpy where a plain log(1 + x) would lose
+every digit of a small x. Any other function is arbitrary
 Python and refused, pointing at pipeport.register_converter.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import FunctionTransformer
 
+from pipeport.export.converters import _special
 from pipeport.export.graph import Col, Graph
 from pipeport.export.registry import Converter, register
 
@@ -22,30 +23,11 @@ Unary = Callable[[Graph, str, dict[str, Any]], str]
 
 
 def _log1p(g: Graph, x: str, _kw: dict[str, Any]) -> str:
-    """log(u) * x / (u - 1) with u = 1 + x; x itself where u == 1; +inf stays +inf."""
-    one = g.const(np.array(1.0), "one")
-    u = g.op("Add", [x, one], "u")
-    d = g.op("Sub", [u, one], "u_minus_1")
-    scaled = g.op("Mul", [g.op("Log", [u], "log_u"), g.op("Div", [x, d], "x_over_d")], "log1p")
-    tiny = g.op("Equal", [d, g.const(np.array(0.0), "zero")], "u_is_1")
-    out = g.op("Where", [tiny, x, scaled], "log1p")
-    return g.op("Where", [g.op("IsInf", [x], "is_inf", detect_negative=0), x, out], "log1p")
+    return _special.log1p(g, x)
 
 
 def _expm1(g: Graph, x: str, _kw: dict[str, Any]) -> str:
-    """(u - 1) * x / log(u) with u = exp(x); x where u == 1; u - 1 where u - 1 == -1 or u is
-    infinite."""
-    one = g.const(np.array(1.0), "one")
-    u = g.op("Exp", [x], "u")
-    d = g.op("Sub", [u, one], "u_minus_1")
-    scaled = g.op("Div", [g.op("Mul", [d, x], "d_x"), g.op("Log", [u], "log_u")], "expm1")
-    out = g.op("Where", [g.op("Equal", [u, one], "u_is_1"), x, scaled], "expm1")
-    edge = g.op(
-        "Or",
-        [g.op("Equal", [d, g.const(np.array(-1.0), "minus_one")], "d_is_m1"), g.op("IsInf", [u])],
-        "edge",
-    )
-    return g.op("Where", [edge, d, out], "expm1")
+    return _special.expm1(g, x)
 
 
 def _clip(g: Graph, x: str, kw: dict[str, Any]) -> str:
