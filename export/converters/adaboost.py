@@ -17,10 +17,13 @@ that order (`np.cumsum`) and returns the first prediction whose cumulative weigh
 of the row's total. The graph sorts without a sort: a member's rank is how many predictions are
 smaller, plus how many equal ones come before it (a stable order), its weight goes to that
 position (Gather), CumSum accumulates them in that order as numpy does, and ArgMax finds the
-first position at or above half. Tied predictions have equal values, so their order cannot
-change the value returned; it could only change the last bit of a cumulative weight, which
-matters only if that sum lands within an ulp of half the total. numpy's argsort orders ties
-stably for up to 16 members; beyond that its order of ties is its own.
+first position at or above half. Tied predictions have equal values, so the order of tied
+members cannot change the value returned (the cumulative weight at the end of a run of ties adds
+the same weights whatever the order); it can change only the last bit of that sum, which would
+matter only if it landed within an ulp of half the total. numpy's argsort does not order ties
+stably (on this machine not even for four values: its SIMD sort), so scikit-learn's own tie order
+depends on the CPU; the graph uses the stable order. Exact, then, wherever ties cannot move a
+bit: no tied predictions, tied members of equal weight, or weights whose partial sums are exact.
 """
 
 from __future__ import annotations
@@ -210,6 +213,7 @@ register(
         "(linear, square, exponential: fit only), learning_rate",
         exactness="the weighted median without a sort: ranks by comparison (ties in member "
         "order), weights gathered into that order, CumSum as np.cumsum, first position at or "
-        "above half the total",
+        "above half the total; tied predictions of unequal weights could move the last bit of a "
+        "cumulative weight (numpy's own tie order is its SIMD sort's)",
     )
 )

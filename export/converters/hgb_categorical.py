@@ -134,6 +134,9 @@ def _remapped_input(model: Any, cols: list[Col], g: Graph, where: str) -> str:
         "category_codes",
     )
     numeric = [cols[i] for i in indices.get("numerical", [])]
+    # the trees' feature i is this order's column i (the parity harness maps split values back
+    # to raw values through it; codes have no such lineage)
+    g.model_inputs = [*codes, *numeric]
     if not numeric:
         return shifted
     return g.op("Concat", [shifted, g.matrix(numeric, where, model)], "hgb_input", axis=1)
