@@ -347,3 +347,41 @@ def test_unseen_and_missing_categories_go_where_scikit_learn_sends_them(build, r
     )
     unseen, missing = pipeline.predict_proba(pair)
     assert np.array_equal(unseen, missing)
+
+
+# -- numpy's summation order --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", [2, 7, 8, 9, 17, 129, 300])
+def test_row_sums_add_in_numpys_pairwise_order(width):
+    """np.sum(axis=1) adds a row with eight accumulators from 8 values on and halves blocks above
+    128: values where the order shows (1e16 swallows a 1 added to it alone, not 1 + 1)."""
+    from onnx import TensorProto, helper
+
+    from pipeport.export.converters._members import numpy_row_sum
+    from pipeport.export.graph import Graph
+
+    rng = np.random.default_rng(width)
+    X = np.where(rng.random((64, width)) < 0.3, 1e16, 1.0) * rng.choice([1.0, -1.0], (64, width))
+    X[:, 0] = 1e16
+    g = Graph([])
+    total = numpy_row_sum(g, "x", width)
+    g.nodes.append(helper.make_node("Identity", [total], ["y"]))
+    model = g.build(
+        "t",
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [None, width])],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [None, 1])],
+    )
+    model.ir_version = 10
+    expected = X.sum(axis=1)
+    for runtime in RUNTIMES:
+        if runtime == "reference":
+            (out,) = ReferenceEvaluator(model).run(None, {"x": X})
+        else:
+            (out,) = session(model).run(None, {"x": X})
+        assert np.array_equal(np.asarray(out)[:, 0], expected), runtime
+    sequential = np.zeros(64)
+    for k in range(width):
+        sequential = sequential + X[:, k]
+    if width >= 8:  # the order matters on these rows: a sequential sum would differ
+        assert not np.array_equal(sequential, expected)
