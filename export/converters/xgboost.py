@@ -374,9 +374,12 @@ _EXACT = (
 xgboost = _library()
 
 if xgboost is not None:
+    # pipeport's own `xgboost` estimator (research.boosting): XGBClassifier with any labels
+    from pipeport.research.boosting import LabelledXGBClassifier
+
     register(
         Converter(
-            classes=(xgboost.XGBClassifier,),
+            classes=(xgboost.XGBClassifier, LabelledXGBClassifier),
             role="classifier",
             convert=convert_xgb_classifier,
             check=_check_classifier,

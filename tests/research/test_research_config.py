@@ -13,15 +13,15 @@ from pipeport.research.errors import ConfigError
 
 ALL_ESTIMATORS = (
     "decision_tree, elastic_net, extra_trees, gradient_boosting, hist_gradient_boosting, knn, "
-    "lasso, linear_regression, logistic_regression, mlp, random_forest, ridge"
+    "lasso, lightgbm, linear_regression, logistic_regression, mlp, random_forest, ridge, xgboost"
 )
 CLASSIFICATION_ESTIMATORS = (
-    "decision_tree, extra_trees, gradient_boosting, hist_gradient_boosting, knn, "
-    "logistic_regression, mlp, random_forest"
+    "decision_tree, extra_trees, gradient_boosting, hist_gradient_boosting, knn, lightgbm, "
+    "logistic_regression, mlp, random_forest, xgboost"
 )
 REGRESSION_ESTIMATORS = (
     "decision_tree, elastic_net, extra_trees, gradient_boosting, hist_gradient_boosting, knn, "
-    "lasso, linear_regression, mlp, random_forest, ridge"
+    "lasso, lightgbm, linear_regression, mlp, random_forest, ridge, xgboost"
 )
 
 
@@ -108,8 +108,8 @@ def test_unknown_key_in_section_suggests_the_right_one(config_error, section, ty
 
 
 def test_unknown_estimator_lists_every_valid_estimator(config_error):
-    message = config_error(_set("model", "estimator", "xgboost"))
-    assert message == f"unknown estimator 'xgboost'. Valid estimators: {ALL_ESTIMATORS}"
+    message = config_error(_set("model", "estimator", "catboost"))
+    assert message == f"unknown estimator 'catboost'. Valid estimators: {ALL_ESTIMATORS}"
 
 
 def test_regression_only_estimator_for_classification_lists_classifiers(config_error):
