@@ -215,6 +215,7 @@ CASE_MODULES: list[str] = [
     "pipeport.export.support_cases_numeric",
     "pipeport.export.support_cases_features",
     "pipeport.export.support_cases_ensembles",
+    "pipeport.export.support_cases_feature_engine",
 ]
 
 
