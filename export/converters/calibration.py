@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
+from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.preprocessing import LabelEncoder
 
@@ -141,6 +142,13 @@ def convert_calibrated_classifier(
     )
 
 
+def convert_frozen(model: Any, cols: list[Col], g: Graph, where: str) -> ModelOutputs:
+    """FrozenEstimator (how scikit-learn calibrates a prefit model): the model it wraps."""
+    from pipeport.export.structure import join
+
+    return convert_member(model.estimator, cols, g, join(where, "estimator"))
+
+
 def _check(model: Any) -> str | None:
     if model.method not in ("sigmoid", "isotonic"):
         return (
@@ -173,5 +181,16 @@ register(
         exactness="the estimator's graph, expit(-(a T + b)) or np.clip + np.interp operation "
         "for operation, p0 = 1 - p1 or numpy's row sum and its zero rule, the (1, 1 + 1e-5] "
         "clip, the calibrated classifiers' mean; first maximum",
+    )
+)
+register(
+    Converter(
+        classes=(FrozenEstimator,),
+        role="classifier",
+        convert=convert_frozen,
+        family="ensembles",
+        accepts="a fitted classifier or regressor (or Pipeline) that pipeport exports, e.g. "
+        "CalibratedClassifierCV(FrozenEstimator(model)) for a prefit model",
+        exactness="the wrapped model's graph",
     )
 )

@@ -217,6 +217,18 @@ def test_isotonic_calibration_at_its_thresholds_and_beyond_them(runtime):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_prefit_model_calibrated_through_frozen_estimator(runtime):
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = _penguins()
+    prefit = HistGradientBoostingClassifier(max_iter=8, random_state=0).fit(X, y)
+    model = CalibratedClassifierCV(FrozenEstimator(prefit), method="sigmoid").fit(X, y)
+    out = _run(_export(model, X), X, runtime)
+    _labels_equal(model.predict(X), out["label"])
+    np.testing.assert_allclose(out["probabilities"], model.predict_proba(X), rtol=0, atol=ULPS)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_bagging_members_that_never_saw_a_class_add_nothing_to_it(runtime):
     X, y = _penguins()
     model = BaggingClassifier(
