@@ -3,7 +3,7 @@ the event loop, within limits, and only then runs the Flask (WSGI) app.
 
 Why: a WSGI server hands the app a stream, and the app's thread blocks on it for as long as a
 client takes to send its body; four clients that send a body slowly stop a two-worker server
-(measured, docs/serving.md). Here a slow body costs an idle coroutine, not a worker:
+(measured while choosing the server). Here a slow body costs an idle coroutine, not a worker:
 
 - granian (Rust) reads and limits the request line and headers (`--header-timeout`,
   `--max-header-bytes`) before this code sees the request;
