@@ -168,15 +168,18 @@ def like(values: Sequence[Any], original: pd.Series) -> pd.Series:
 
 
 def concat_like(frames: Sequence[pd.DataFrame], sample: pd.DataFrame) -> pd.DataFrame:
-    """pd.concat of frames built like `sample`, its category columns still category columns:
-    pd.concat makes object of two category columns whose categories differ, and a model that
-    reads pandas categories itself (LightGBM, XGBoost) refuses object columns."""
-    frame = pd.concat(list(frames), ignore_index=True)
-    for name in frame.columns:
-        if (
-            name in sample.columns
-            and isinstance(sample[name].dtype, pd.CategoricalDtype)
-            and not isinstance(frame[name].dtype, pd.CategoricalDtype)
-        ):
-            frame[name] = like(frame[name].tolist(), sample[name])
-    return frame
+    """pd.concat of frames built like `sample`, typed as `retype_like` says (pd.concat makes
+    object of two category columns whose categories differ)."""
+    return retype_like(pd.concat(list(frames), ignore_index=True), sample)
+
+
+def retype_like(frame: pd.DataFrame, sample: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each column whose dtype differs from the sample's typed as pandas.read_csv
+    would type its values in a file like the sample's (`like`): a category column stays a
+    category column, a bool column is bool again once the rows with a missing value are gone.
+    A model that reads the DataFrame itself (LightGBM, XGBoost) refuses object columns."""
+    out = frame.copy()
+    for name in out.columns:
+        if name in sample.columns and out[name].dtype != sample[name].dtype:
+            out[name] = like(out[name].tolist(), sample[name]).set_axis(out.index)
+    return out

@@ -216,6 +216,7 @@ CASE_MODULES: list[str] = [
     "pipeport.export.support_cases_features",
     "pipeport.export.support_cases_ensembles",
     "pipeport.export.support_cases_feature_engine",
+    "pipeport.export.support_cases_boosting",
 ]
 
 

@@ -34,7 +34,7 @@ from pipeport.contract import converter, frame_to_rows
 from pipeport.errors import ParityError
 from pipeport.export.onnx_export import read_metadata, refused_by_sklearn
 from pipeport.export.parity import ParityReport, compare, sklearn_outputs
-from pipeport.export.raw_inputs import as_raw_frame, concat_like
+from pipeport.export.raw_inputs import as_raw_frame, concat_like, retype_like
 from pipeport.parity_tests.rows import (
     edge_case_frame,
     property_rows,
@@ -389,9 +389,11 @@ def run_parity(
     task = schema.task
     classes = list(schema.classes)
     frame, _names, by_name = as_raw_frame(pipeline, frame)
+    sample = frame
     sources = {source_name: len(frame)}
     everything = comparison_rows(pipeline, frame, schema, sources, edge_cases, property_rows)
     frame, refused = split_admissible(everything, schema)
+    frame = retype_like(frame, sample)  # a bool column is bool again without the refused rows
     started = time.perf_counter()
     # rows scikit-learn raises on beyond what the contract refuses (an exp that overflows into
     # a model): nothing to compare them with; left out and reported, as the gate does

@@ -81,11 +81,13 @@ class Ensemble:
         Iterative, so that a deep tree (LightGBM grows leaf-wise) needs no deep recursion."""
         self.roots.append(len(self.featureids))
         first = describe(root)
-        if not isinstance(first, Split):  # one leaf: a split whose both branches reach it
-            leaf = self._leaf(first, target)
-            self._append(Split(0, BRANCH_LEQ, 0.0, (), False, None, None))
-            self._link(len(self.featureids) - 1, True, leaf, True)
-            self._link(len(self.featureids) - 1, False, leaf, True)
+        if not isinstance(first, Split):
+            # One leaf: a split whose branches reach two copies of it. (Not one leaf reached by
+            # both branches: onnx's reference evaluator reads such a tree's weight at the index
+            # of its root node instead of its leaf's.)
+            root = self._append(Split(0, BRANCH_LEQ, 0.0, (), False, None, None))
+            self._link(root, True, self._leaf(first, target), True)
+            self._link(root, False, self._leaf(first, target), True)
             return
         stack: list[tuple[Split, int, bool]] = [(first, -1, True)]
         while stack:
