@@ -187,8 +187,8 @@ def cases() -> list[Case]:
     except ImportError:  # without the boosting extra there is nothing to convert
         return []
     P = "people"
-    quiet = {"verbose": -1, "random_state": 0, "n_jobs": 1}
-    xgb_common = {"random_state": 0, "n_jobs": 1}
+    quiet: dict[str, Any] = {"verbose": -1, "random_state": 0, "n_jobs": 1}
+    xgb_common: dict[str, Any] = {"random_state": 0, "n_jobs": 1}
     return [
         FitParamsCase(
             "lightgbm-binary-categorical-300-trees",
