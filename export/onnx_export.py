@@ -40,7 +40,7 @@ from pipeport.export.parity import (
     generate_raw_rows,
     sklearn_outputs,
 )
-from pipeport.export.probe import ColumnRules, column_rules
+from pipeport.export.probe import ColumnRules, column_rules, refused_by_sklearn
 from pipeport.export.raw_inputs import as_raw_frame, concat_like, numeric_range, raw_columns
 from pipeport.export.structure import convert_predictor, final_estimator
 from pipeport.schema import (
@@ -231,26 +231,6 @@ def compare_with_sklearn(
         row, reason = refused[0]
         report.refused_example = f"row {row}: {reason}"
     return report
-
-
-def refused_by_sklearn(
-    pipeline: Any, frame: pd.DataFrame, task: str, by_name: bool
-) -> list[tuple[int, str]]:
-    """The rows of `frame` scikit-learn raises on (found by halving), with the reason.
-
-    The contract refuses missing and unseen values where scikit-learn raises on them; other
-    refusals (a log of 0 feeding a model that refuses infinity, say) cannot be expressed there,
-    so the gate leaves those rows out of the comparison and reports how many."""
-    try:
-        sklearn_outputs(pipeline, frame, task, by_name)
-        return []
-    except Exception as exc:  # any refusal by scikit-learn
-        if len(frame) == 1:
-            return [(0, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")]
-    half = len(frame) // 2
-    first = refused_by_sklearn(pipeline, frame.iloc[:half], task, by_name)
-    second = refused_by_sklearn(pipeline, frame.iloc[half:], task, by_name)
-    return first + [(half + i, reason) for i, reason in second]
 
 
 def to_onnx(

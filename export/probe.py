@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeport.errors import UnsupportedStepError
 from pipeport.export.graph import STRING, RawColumn
-from pipeport.export.raw_inputs import like
+from pipeport.export.raw_inputs import concat_like, like
 
 BASE_ROWS = 3
 
@@ -107,31 +107,90 @@ def unseen_value(column: RawColumn, keys: Sequence[Any]) -> Any | None:
     return int(value) if "int" in column.dtype else value + 0.5
 
 
+def refused_by_sklearn(
+    pipeline: Any, frame: pd.DataFrame, task: str, by_name: bool
+) -> list[tuple[int, str]]:
+    """The rows of `frame` scikit-learn raises on (found by halving), with the reason: one
+    call when none does, a few more per refused row otherwise."""
+    from pipeport.export.parity import sklearn_outputs
+
+    try:
+        sklearn_outputs(pipeline, frame, task, by_name)
+        return []
+    except Exception as exc:  # any refusal by scikit-learn
+        if len(frame) == 1:
+            return [(0, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")]
+    half = len(frame) // 2
+    first = refused_by_sklearn(pipeline, frame.iloc[:half], task, by_name)
+    second = refused_by_sklearn(pipeline, frame.iloc[half:], task, by_name)
+    return first + [(half + i, reason) for i, reason in second]
+
+
+@dataclass
+class _Probes:
+    """Probe rows for every column, asked of scikit-learn in one batch."""
+
+    base: pd.DataFrame
+    blocks: list[pd.DataFrame] = field(default_factory=list)
+    keys: list[tuple[str, str, Any]] = field(default_factory=list)  # (column, probe, detail)
+
+    def add(self, column: str, probe: str, value: Any, detail: Any = None) -> None:
+        self.blocks.append(with_column(self.base, column, [value] * len(self.base)))
+        self.keys.append((column, probe, detail))
+
+    def raised(self, pipeline: Any, by_name: bool) -> set[tuple[str, str, Any]]:
+        if not self.blocks:
+            return set()
+        frame = concat_like(self.blocks, self.base)
+        n = len(self.base)
+        bad = refused_by_sklearn(pipeline, frame, "regression", by_name)
+        return {self.keys[row // n] for row, _reason in bad}
+
+
+def _categories(column: RawColumn) -> list[Any]:
+    union: list[Any] = []
+    for _where, keys, _refuses in column.categories:
+        union.extend(k for k in keys if k not in union)
+    return union
+
+
+def _outside(bound: str, value: float) -> float:
+    return (
+        value - max(1.0, abs(value))
+        if bound.startswith("greater")
+        else value + max(1.0, abs(value))
+    )
+
+
 def column_rules(
     pipeline: Any, frame: pd.DataFrame, columns: Sequence[RawColumn], by_name: bool
 ) -> dict[str, ColumnRules]:
-    base = base_rows(pipeline, frame, by_name)
+    """For every raw column the graph reads: does scikit-learn refuse a missing value, a value
+    no encoder learned, a number outside a step's domain? One batch of probe rows, a few sample
+    rows each."""
+    used = [c for c in columns if c.chosen is not None]
+    probes = _Probes(base_rows(pipeline, frame, by_name))
+    for column in used:
+        probes.add(column.name, "missing", np.nan)
+        union = _categories(column)
+        unseen = unseen_value(column, union) if union else None
+        if unseen is not None:
+            probes.add(column.name, "unseen", unseen)
+        for i, (bound, value, _why) in enumerate(column.bounds):
+            probes.add(column.name, "bound", _outside(bound, value), i)
+    raised = probes.raised(pipeline, by_name)
     rules: dict[str, ColumnRules] = {}
-    for column in columns:
-        if column.chosen is None:
-            continue
-        missing = _raises(pipeline, with_column(base, column.name, [np.nan] * len(base)), by_name)
-        union: list[Any] = []
-        for _where, keys, _refuses in column.categories:
-            union.extend(k for k in keys if k not in union)
+    for column in used:
+        union = _categories(column)
         unknown, accepted = "accepted", ()
-        if union:
-            unseen = unseen_value(column, union)
-            refused = (
-                unseen is not None
-                and _raises(pipeline, with_column(base, column.name, [unseen] * len(base)), by_name)
-                is not None
-            )
-            if refused:
-                unknown, accepted = "error", _accepted(pipeline, base, column, union, by_name)
-        valid_range, reasons = _valid_range(pipeline, base, column, by_name)
+        if (column.name, "unseen", None) in raised:
+            unknown, accepted = "error", _accepted(pipeline, probes.base, column, union, by_name)
+        refused_bounds = {
+            i for i in range(len(column.bounds)) if (column.name, "bound", i) in raised
+        }
+        valid_range, reasons = _valid_range(column, refused_bounds)
         rules[column.name] = ColumnRules(
-            missing_allowed=missing is None,
+            missing_allowed=(column.name, "missing", None) not in raised,
             categories=tuple(union),
             unknown=unknown,
             accepted=accepted,
@@ -149,23 +208,13 @@ _TIGHTER = {
 }
 
 
-def _valid_range(
-    pipeline: Any, base: pd.DataFrame, column: RawColumn, by_name: bool
-) -> tuple[dict[str, float], list[str]]:
-    """The bounds steps noted for the column (export.graph.Graph.note_domain), each kept only
-    where scikit-learn does raise on a value clearly outside it; the tightest of each side."""
+def _valid_range(column: RawColumn, refused: set[int]) -> tuple[dict[str, float], list[str]]:
+    """The bounds steps noted for the column (export.graph.Graph.note_domain) that scikit-learn
+    does raise outside of (`refused`: their positions), the tightest of each side."""
     lower: tuple[str, float, str] | None = None
     upper: tuple[str, float, str] | None = None
-    for bound, value, why in column.bounds:
-        outside = (
-            value - max(1.0, abs(value))
-            if bound.startswith("greater")
-            else value + max(1.0, abs(value))
-        )
-        if (
-            _raises(pipeline, with_column(base, column.name, [outside] * len(base)), by_name)
-            is None
-        ):
+    for i, (bound, value, why) in enumerate(column.bounds):
+        if i not in refused:
             continue  # scikit-learn answers there (a model that takes NaN, say): no bound
         side = lower if bound.startswith("greater") else upper
         if side is None or _TIGHTER[bound](value, side[1]):
