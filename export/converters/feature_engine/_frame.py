@@ -225,3 +225,20 @@ def synthetic_keys(g: Graph, col: Col) -> frozenset[Any]:
     if where is None:
         return frozenset()
     return _SYNTHETIC.get(g, {}).get(where, frozenset())
+
+
+#: Per graph: the columns (tensor, index) an imputer filled with a number, which hold no missing
+#: value (a later CategoricalImputer then leaves them as they are, as pandas' fillna does).
+_FILLED: WeakKeyDictionary[Graph, set[tuple[str, int]]] = WeakKeyDictionary()
+
+
+def mark_filled(g: Graph, cols: Sequence[Col]) -> None:
+    for col in cols:
+        where = _where(col)
+        if where is not None:
+            _FILLED.setdefault(g, set()).add(where)
+
+
+def is_filled(g: Graph, col: Col) -> bool:
+    where = _where(col)
+    return where is not None and where in _FILLED.get(g, set())

@@ -7,13 +7,14 @@ float64 in its order:
 - MathFeatures: `X[variables].agg(func, axis=1)`, i.e. pandas' nan-aware reductions over the
   row: sum, mean (sum / count), prod, max, min, var and std (two-pass: the mean, then the squared
   deviations; ddof=1; NaN below two values), median (the middle value, or the mean of the two).
-  numpy adds a row left to right, except that from 8 values on pandas' copy of the data is summed
-  pairwise (8 accumulators); the graph follows the order pandas uses for the step's
-  `missing_values` ('ignore': with a missing value in the batch, which is when it differs).
-  A missing value is skipped (sum 0 of nothing, prod 1, others NaN).
+  The order of the additions is pandas': with `missing_values='raise'` it sums its frame as it
+  is, left to right; with 'ignore' (and a missing value in the batch) it sums a zero-filled
+  copy, which numpy sums pairwise from 8 values on (8 accumulators), as it always does for var
+  and std. Below 8 values the two orders are the same. A missing value is skipped (the sum of
+  nothing is 0, the product 1, the others NaN).
 - RelativeFeatures: `X[variables] <op> X[reference]` for add, sub, mul, div, truediv, floordiv,
   mod, pow; floordiv and mod as numpy's `npy_divmod` (fmod, then the sign and the floor
-  corrections), so they agree with numpy bit for bit; a zero reference gives `fill_value` (when
+  corrections), so they agree with numpy's values exactly; a zero reference gives `fill_value` (when
   it is None feature-engine raises on the whole batch, which a range cannot express: the gate
   leaves such rows out and reports them).
 - CyclicalFeatures: `np.sin(x * (2.0 * np.pi / max_value))` and cos (onnxruntime's Sin and Cos
@@ -227,8 +228,11 @@ def convert_math_features(step: MathFeatures, cols: list[Col], g: Graph, where: 
 
 
 def _divmod(g: Graph, a: str, b: str) -> tuple[str, str]:
-    """numpy's npy_divmod for b != 0: (floor division, remainder), bit for bit."""
+    """numpy's npy_divmod for b != 0: (floor division, remainder), equal values. (numpy also
+    gives a zero result the sign of b or of a / b; onnxruntime's Where returns +0.0 for -0.0
+    whatever the graph asks, so no converter reproduces the sign of a zero.)"""
     zero = _c(g, 0.0, "zero")
+    one = _c(g, 1.0, "one")
     mod = g.op("Mod", [a, b], "fmod", fmod=1)
     div = g.op("Div", [g.op("Sub", [a, mod], "a_minus_mod"), b], "div")
     mod_nonzero = g.op("Not", [g.op("Equal", [mod, zero], "mod_is_zero")], "mod_nonzero")
@@ -236,21 +240,12 @@ def _divmod(g: Graph, a: str, b: str) -> tuple[str, str]:
         "Xor", [g.op("Less", [b, zero], "b_neg"), g.op("Less", [mod, zero], "mod_neg")]
     )
     adjust = g.op("And", [mod_nonzero, signs_differ], "adjust")
-    mod = g.op("Where", [adjust, g.op("Add", [mod, b]), mod], "mod")
-    div = g.op("Where", [adjust, g.op("Sub", [div, _c(g, 1.0, "one")]), div], "div")
-    signed_zero_b = g.op(
-        "Where", [g.op("Less", [b, zero]), _c(g, -0.0, "minus_zero"), zero], "zero_like_b"
-    )
-    mod = g.op("Where", [g.op("Equal", [mod, zero]), signed_zero_b, mod], "remainder")
+    mod = g.op("Where", [adjust, g.op("Add", [mod, b]), mod], "remainder")
+    div = g.op("Where", [adjust, g.op("Sub", [div, one]), div], "div")
     floor = g.op("Floor", [div], "floor")
     up = g.op("Greater", [g.op("Sub", [div, floor]), _c(g, 0.5, "half")], "round_up")
-    floor = g.op("Where", [up, g.op("Add", [floor, _c(g, 1.0, "one")]), floor], "floor")
-    quotient = g.op("Div", [a, b], "quotient")
-    signed_zero_q = g.op(
-        "Where", [g.op("Less", [quotient, zero]), _c(g, -0.0, "minus_zero"), zero], "zero_like_q"
-    )
-    div_is_zero = g.op("Equal", [div, zero], "div_is_zero")
-    return str(g.op("Where", [div_is_zero, signed_zero_q, floor], "floordiv")), str(mod)
+    floor = g.op("Where", [up, g.op("Add", [floor, one]), floor], "floordiv")
+    return str(floor), str(mod)
 
 
 _DIVISIONS = ("div", "truediv", "floordiv", "mod")
@@ -341,7 +336,7 @@ register(
         exactness=(
             "pandas' row reductions in its order of operations (sums left to right, pairwise "
             "from 8 values as pandas sums a copy; two-pass variance; median by a sorting "
-            "network): bit for bit"
+            "network): exact"
         ),
     )
 )
@@ -359,7 +354,7 @@ register(
         ),
         exactness=(
             "the float64 operation per function; floordiv and mod as numpy's npy_divmod (fmod "
-            "and its corrections): bit for bit; pow as onnxruntime's pow (an ulp)"
+            "and its corrections): exact; pow as onnxruntime's pow (an ulp)"
         ),
     )
 )

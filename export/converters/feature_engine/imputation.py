@@ -33,7 +33,9 @@ from pipeport.contract import is_missing, normalise_category
 from pipeport.errors import UnsupportedStepError
 from pipeport.export.converters.feature_engine._frame import (
     Frame,
+    is_filled,
     is_number,
+    mark_filled,
     mark_synthetic,
     missing_mask,
     read,
@@ -51,6 +53,7 @@ def convert_number_imputer(step: Any, cols: list[Col], g: Graph, where: str) -> 
         fills = np.array([[float(step.imputer_dict_[v]) for v in variables]], np.float64)
         filled = g.op("Where", [missing_mask(g, x, DOUBLE), g.const(fills, "fill"), x], "imputed")
         frame.put(variables, filled, keep_lineage=True)
+        mark_filled(g, [frame[v] for v, f in zip(variables, fills[0], strict=True) if f == f])
     return frame.result()
 
 
@@ -63,9 +66,9 @@ def _fill(g: Graph, col: Col, value: Any, where: str, step: Any) -> tuple[str, i
     if g.natural_type(col) == DOUBLE and col.block is not None:
         raise UnsupportedStepError(
             f"Step '{where}' ({type(step).__name__}) fills column {col.name!r} with the text "
-            f"{value!r}, but the column holds numbers computed by an earlier step; pipeport keeps "
-            "a column one type. Fill it with a number (e.g. ArbitraryNumberImputer), or impute "
-            "the raw column"
+            f"{value!r}, but the column holds numbers computed by an earlier step, which may be "
+            "missing; pipeport keeps a column one type. Fill it with a number (e.g. "
+            "ArbitraryNumberImputer), or leave the column out of the step's variables"
         )
     x = read(g, col, STRING, where, step)
     fill = g.const(np.array([[normalise_category(value)]], dtype=object), "fill")
@@ -81,6 +84,8 @@ def convert_categorical_imputer(
         if is_missing(value):  # pandas' fillna with NaN: nothing changes
             continue
         col = frame[variable]
+        if is_filled(g, col):  # an imputer already filled it: fillna changes nothing
+            continue
         tensor, dtype = _fill(g, col, value, where, step)
         (out,) = g.block(
             tensor,
@@ -92,6 +97,7 @@ def convert_categorical_imputer(
         if step.imputation_method == "missing":  # not a raw value (the mode is one)
             key = normalise_category(value) if dtype == STRING else float(value)
             mark_synthetic(g, out, synthetic_keys(g, col) | {key})
+        mark_filled(g, [out])
         frame[variable] = out
     return frame.result()
 
