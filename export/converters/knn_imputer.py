@@ -235,12 +235,12 @@ def convert_knn_imputer(step: KNNImputer, cols: list[Col], g: Graph, where: str)
     X = g.matrix(cols, where, step)
     missing = g.op("IsNaN", [X], "is_missing")
     valid = np.asarray(step._valid_mask, dtype=bool)
-    fit = _FittedRows(step, g)
-    distances = _distances(step, g, X, missing, fit) if valid.any() else ""
+    fit = _FittedRows(step, g) if valid.any() else None  # (no column to impute: no constant)
+    distances = _distances(step, g, X, missing, fit) if fit is not None else ""
     out: list[Col] = []
     for j, col in enumerate(cols):
         x = _column(g, X, j)
-        if not valid[j]:
+        if fit is None or not valid[j]:
             if step.keep_empty_features:  # scikit-learn sets the whole column to 0
                 zeros = g.op("Expand", [g.const(np.zeros((1, 1)), "zeros"), g.op("Shape", [x])])
                 out.extend(g.block(zeros, [col.name]))
