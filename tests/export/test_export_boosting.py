@@ -617,3 +617,92 @@ def test_xgboost_a_threshold_moved_one_float32_step_is_caught_on_exactly_those_r
     assert not report.passed
     assert report.rows_outside_tolerance == int(changed.sum())
     assert {w["row"] for w in report.worst} <= set(np.flatnonzero(changed).tolist())
+
+
+# -- what is refused, and pipeport without the libraries ------------------------------------------
+
+
+def _custom_objective(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return y_pred - y_true, np.ones_like(y_true)
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (lgb.LGBMRegressor(linear_tree=True, verbose=-1), "linear_tree=True"),
+        (
+            lgb.LGBMRegressor(objective=_custom_objective, verbose=-1),
+            "its objective is a Python function (a custom objective)",
+        ),
+        (
+            lgb.LGBMRegressor(objective="cross_entropy_lambda", verbose=-1),
+            "its objective (cross_entropy_lambda) has an output transform pipeport does not",
+        ),
+        (xgb.XGBRegressor(booster="dart"), "booster='dart'"),
+        (xgb.XGBRegressor(booster="gblinear"), "booster='gblinear'"),
+        (
+            xgb.XGBRegressor(objective="reg:quantileerror", quantile_alpha=[0.2, 0.8]),
+            "it predicts several values per row",
+        ),
+        (
+            xgb.XGBClassifier(objective="binary:logitraw"),
+            "its objective (binary:logitraw) is not one pipeport exports",
+        ),
+    ],
+    ids=[
+        "lgbm-linear-tree",
+        "lgbm-custom",
+        "lgbm-xentlambda",
+        "dart",
+        "gblinear",
+        "quantiles",
+        "logitraw",
+    ],
+)
+def test_what_is_refused_names_the_step_and_why(model, message):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from pipeport.errors import UnsupportedStepError
+
+    X, y = _frame(300, seed=17, nan=False)
+    # targets every objective here accepts: two classes, or values in (0, 1)
+    target = (y > 0.8).astype(int) if hasattr(model, "predict_proba") else 1 / (1 + np.exp(-y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline = Pipeline([("scale", StandardScaler()), ("model", model)]).fit(X, target)
+    with pytest.raises(UnsupportedStepError) as refused:
+        to_onnx(pipeline, X, "refused", generated_rows=0)
+    text = str(refused.value)
+    assert text.startswith(f"Step 'model' is a {type(model).__name__}(")
+    assert "which pipeport cannot export: " + message in text
+
+
+def test_pipeport_exports_without_lightgbm_and_xgboost_installed():
+    import subprocess
+    import sys
+
+    code = "\n".join(
+        [
+            "import sys",
+            "sys.modules['lightgbm'] = None  # import lightgbm raises ImportError",
+            "sys.modules['xgboost'] = None",
+            "import numpy as np, pandas as pd",
+            "from sklearn.linear_model import Ridge",
+            "from pipeport.export.registry import converters",
+            "from pipeport.export.support_cases import cases",
+            "from pipeport.export.onnx_export import to_onnx, read_metadata",
+            "names = {c.__name__ for conv in converters() for c in conv.classes}",
+            "assert not {n for n in names if n.startswith(('LGBM', 'XGB', 'Labelled'))}, names",
+            "assert not [c.id for c in cases() if c.id.startswith(('lightgbm', 'xgboost'))]",
+            "X = pd.DataFrame({'a': np.arange(20.0), 'b': np.arange(20.0) % 3})",
+            "model = to_onnx(Ridge().fit(X, X['a'] * 2), X, 'ridge', generated_rows=50)",
+            "assert read_metadata(model)['parity']['passed']",
+            "print('exported without the boosting extra')",
+        ]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=kit.REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "exported without the boosting extra"
