@@ -40,9 +40,12 @@ def to_json(run: ParityRun) -> dict[str, Any]:
 
 
 def _values(o: RuntimeOutcome) -> np.ndarray:
+    """The numbers a runtime returned (none for a classifier that returns labels only)."""
     assert o.outputs is not None
-    key = "probabilities" if "probabilities" in o.outputs else "prediction"
-    return np.asarray(o.outputs[key], np.float64).ravel()
+    for key in ("probabilities", "prediction"):
+        if key in o.outputs:
+            return np.asarray(o.outputs[key], np.float64).ravel()
+    return np.zeros(0)
 
 
 def _scatter(x: np.ndarray, y: np.ndarray, title: str, size: int = 260) -> str:
@@ -120,7 +123,7 @@ def to_html(run: ParityRun) -> str:
         )
         if o.outputs is not None and o.runtime != "sklearn":
             values = _values(o)
-            if values.shape == base.shape:
+            if values.size and values.shape == base.shape:
                 errors = np.abs(values - base)
                 figures.append(
                     f"<figure><figcaption>{html.escape(o.runtime)}</figcaption>"
