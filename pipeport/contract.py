@@ -174,6 +174,9 @@ def _plain(value: Any) -> Any:
 
 
 _MISSING_REFUSED = "a value is required (this column does not allow missing values)"
+#: onnxruntime's string tensors end at a NUL character in Node.js and the browser, so a text
+#: holding one would be read differently there: refused everywhere instead.
+_NUL_REFUSED = "text must not contain the NUL character (U+0000)"
 
 _RANGE_WORDS = {
     "greater_than": ("greater than", lambda x, b: x > b),
@@ -284,6 +287,8 @@ def _categorical_converter(spec: InputSpec) -> Converter:
             if missing_ok:
                 return text
             raise _Problem(_MISSING_REFUSED)
+        if "\x00" in text:
+            raise _Problem(_NUL_REFUSED)
         if allowed is not None and text not in allowed:
             raise _unknown_problem(text, spec)
         return text
@@ -521,7 +526,11 @@ def _string_column(
     spec: InputSpec, values: Sequence[Any] | np.ndarray, first_row: int, errors: list[RowError]
 ) -> np.ndarray:
     checks = not spec.missing_allowed or spec.unknown_categories == "error"
-    if not checks and all(type(value) is str for value in values):  # the common case: no calls
+    if (
+        not checks
+        and all(type(value) is str for value in values)
+        and not any("\x00" in value for value in values)
+    ):  # the common case: no call per value
         return np.array(values, dtype=object).reshape(-1, 1)
     convert = _categorical_converter(spec)
     array = np.empty((len(values), 1), dtype=object)

@@ -247,6 +247,8 @@
         if (!missingOk) throw 'a value is required (this column does not allow missing values)';
         return text;
       }
+      // onnxruntime's string tensors end at NUL here: refused in every runtime
+      if (text.includes('\u0000')) throw 'text must not contain the NUL character (U+0000)';
       if (known !== null && !known.has(text)) throw unseen(JSON.stringify(text));
       return text;
     };

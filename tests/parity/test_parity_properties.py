@@ -24,7 +24,9 @@ def row_strategy(inputs: list[dict[str, Any]]) -> st.SearchStrategy[dict[str, An
     for spec in inputs:
         if spec["kind"] == "categorical":
             fields[spec["name"]] = st.one_of(
-                st.none(), st.sampled_from(spec["categories"]), st.text(min_size=1, max_size=12)
+                st.none(),
+                st.sampled_from(spec["categories"]),
+                st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=12),
             )
         else:
             lo, hi = spec["min"], spec["max"]
