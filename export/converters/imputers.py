@@ -109,11 +109,11 @@ def convert_simple_imputer(step: SimpleImputer, cols: list[Col], g: Graph, where
         out.extend(c for j, c in zip(idx, block, strict=True) if j in kept)
     if step.add_indicator:
         indicator = step.indicator_
-        out.extend(_indicators(indicator, cols, g, f"{where}__indicator", step.missing_values))
+        out.extend(missing_indicators(indicator, cols, g, f"{where}__indicator", step.missing_values))
     return out
 
 
-def _indicators(
+def missing_indicators(
     indicator: MissingIndicator, cols: list[Col], g: Graph, where: str, missing_values: Any
 ) -> list[Col]:
     """0/1 (float64) columns: is the value missing, for the columns in `features_`."""
@@ -134,7 +134,7 @@ def _indicators(
 def convert_missing_indicator(
     step: MissingIndicator, cols: list[Col], g: Graph, where: str
 ) -> list[Col]:
-    return _indicators(step, cols, g, where, step.missing_values)
+    return missing_indicators(step, cols, g, where, step.missing_values)
 
 
 register(

@@ -25,7 +25,7 @@ from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer
 
 from pipeport.contract import is_missing
-from pipeport.export.converters.imputers import _indicators, convert_simple_imputer
+from pipeport.export.converters.imputers import missing_indicators, convert_simple_imputer
 from pipeport.export.converters.linear import LINEAR_REGRESSORS
 from pipeport.export.graph import Col, Graph
 from pipeport.export.registry import Converter, register
@@ -89,7 +89,7 @@ def convert_iterative_imputer(
         (block,) = g.block(value, [col.name], raw=[col.raw], affine=[col.affine])
         out.append(replace(block, missing_is_empty=col.missing_is_empty))
     if step.add_indicator:
-        out.extend(_indicators(step.indicator_, cols, g, f"{where}__indicator", np.nan))
+        out.extend(missing_indicators(step.indicator_, cols, g, f"{where}__indicator", np.nan))
     return out
 
 

@@ -44,7 +44,7 @@ from sklearn.utils.extmath import row_norms
 
 from pipeport.contract import is_missing
 from pipeport.export.converters._float64 import einsum_row_norms, fma, split
-from pipeport.export.converters.imputers import _indicators
+from pipeport.export.converters.imputers import missing_indicators
 from pipeport.export.graph import BOOL, DOUBLE, Col, Graph
 from pipeport.export.registry import Converter, register
 
@@ -253,7 +253,7 @@ def convert_knn_imputer(step: KNNImputer, cols: list[Col], g: Graph, where: str)
         (block,) = g.block(imputed, [col.name], raw=[col.raw], affine=[col.affine])
         out.append(replace(block, missing_is_empty=col.missing_is_empty))
     if step.add_indicator:
-        out.extend(_indicators(step.indicator_, cols, g, f"{where}__indicator", np.nan))
+        out.extend(missing_indicators(step.indicator_, cols, g, f"{where}__indicator", np.nan))
     return out
 
 
