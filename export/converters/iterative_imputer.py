@@ -25,7 +25,7 @@ from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer
 
 from pipeport.contract import is_missing
-from pipeport.export.converters.imputers import missing_indicators, convert_simple_imputer
+from pipeport.export.converters.imputers import convert_simple_imputer, missing_indicators
 from pipeport.export.converters.linear import LINEAR_REGRESSORS
 from pipeport.export.graph import Col, Graph
 from pipeport.export.registry import Converter, register
