@@ -109,7 +109,9 @@ def convert_simple_imputer(step: SimpleImputer, cols: list[Col], g: Graph, where
         out.extend(c for j, c in zip(idx, block, strict=True) if j in kept)
     if step.add_indicator:
         indicator = step.indicator_
-        out.extend(missing_indicators(indicator, cols, g, f"{where}__indicator", step.missing_values))
+        out.extend(
+            missing_indicators(indicator, cols, g, f"{where}__indicator", step.missing_values)
+        )
     return out
 
 
