@@ -750,7 +750,7 @@ def _creation() -> list[Case]:
         Case(
             "fe-math-features-missing-ignore",
             "feature-engine MathFeatures(missing_values='ignore', drop_original=True): pandas "
-            "skips missing values (mean, std, median, max over columns with NaN)",
+            "skips missing values (mean, std, median, max over columns with NaN), then imputation",
             P,
             "spend",
             lambda: Pipeline(
@@ -765,7 +765,7 @@ def _creation() -> list[Case]:
                             drop_original=True,
                         ),
                     ),
-                    ("fill", MeanMedianImputer(variables=["s"])),
+                    ("fill", MeanMedianImputer(variables=["m", "s", "med", "top"])),
                     ("model", Ridge()),
                 ]
             ),
