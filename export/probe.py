@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeport.errors import UnsupportedStepError
 from pipeport.export.graph import STRING, RawColumn
-from pipeport.export.raw_inputs import concat_like, like
+from pipeport.export.raw_inputs import concat_like, like, retype_like
 
 BASE_ROWS = 3
 
@@ -108,10 +108,16 @@ def unseen_value(column: RawColumn, keys: Sequence[Any]) -> Any | None:
 
 
 def refused_by_sklearn(
-    pipeline: Any, frame: pd.DataFrame, task: str, by_name: bool
+    pipeline: Any,
+    frame: pd.DataFrame,
+    task: str,
+    by_name: bool,
+    sample: pd.DataFrame | None = None,
 ) -> list[tuple[int, str]]:
     """The rows of `frame` scikit-learn raises on (found by halving), with the reason: one
-    call when none does, a few more per refused row otherwise."""
+    call when none does, a few more per refused row otherwise. With `sample`, each half is
+    typed like it again (retype_like): a bool column is object while a missing value is in it,
+    and a model that reads the DataFrame (LightGBM, XGBoost) refuses every row then."""
     from pipeport.export.parity import sklearn_outputs
 
     try:
@@ -121,8 +127,11 @@ def refused_by_sklearn(
         if len(frame) == 1:
             return [(0, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")]
     half = len(frame) // 2
-    first = refused_by_sklearn(pipeline, frame.iloc[:half], task, by_name)
-    second = refused_by_sklearn(pipeline, frame.iloc[half:], task, by_name)
+    halves = [frame.iloc[:half], frame.iloc[half:]]
+    if sample is not None:
+        halves = [retype_like(part, sample) for part in halves]
+    first = refused_by_sklearn(pipeline, halves[0], task, by_name, sample)
+    second = refused_by_sklearn(pipeline, halves[1], task, by_name, sample)
     return first + [(half + i, reason) for i, reason in second]
 
 
@@ -143,7 +152,7 @@ class _Probes:
             return set()
         frame = concat_like(self.blocks, self.base)
         n = len(self.base)
-        bad = refused_by_sklearn(pipeline, frame, "regression", by_name)
+        bad = refused_by_sklearn(pipeline, frame, "regression", by_name, self.base)
         return {self.keys[row // n] for row, _reason in bad}
 
 
