@@ -113,8 +113,8 @@ def lookup(step: Any, where: str, role: Role | None = None) -> Converter:
     if role == "transformer" and converter.role != "transformer":
         raise UnsupportedStepError(
             f"Step '{where}' is a {describe(step)}, a model, in the middle of the pipeline; "
-            "pipeport exports pipelines whose models come last (stacking and ensembles of "
-            "models are not supported yet)"
+            "pipeport exports pipelines whose models come last (models combined with models: "
+            "VotingClassifier, StackingClassifier and the other ensembles, docs/support.md)"
         )
     if role != "transformer" and role is not None and converter.role == "transformer":
         raise UnsupportedStepError(

@@ -16,11 +16,10 @@ from sklearn import linear_model as lm
 from pipeport.export.converters._outputs import (
     argmax_labels,
     binary_probabilities,
-    outputs,
     threshold_labels,
 )
 from pipeport.export.graph import Col, Graph
-from pipeport.export.registry import Converter, register
+from pipeport.export.registry import Converter, ModelOutputs, register
 
 
 def _decision(model: Any, cols: list[Col], g: Graph, where: str) -> str:
@@ -32,17 +31,19 @@ def _decision(model: Any, cols: list[Col], g: Graph, where: str) -> str:
     return g.op("Add", [scores, g.const(intercept, "intercept")], "decision")
 
 
-def convert_logistic_regression(
-    model: Any, cols: list[Col], g: Graph, where: str
-) -> dict[str, str]:
+def convert_logistic_regression(model: Any, cols: list[Col], g: Graph, where: str) -> ModelOutputs:
     decision = _decision(model, cols, g, where)
     if len(model.classes_) <= 2:
-        p1 = g.op("Sigmoid", [decision], "p1")
-        return outputs(
-            threshold_labels(g, model.classes_, decision, 0.0), binary_probabilities(g, p1)
+        return ModelOutputs(
+            label=lambda: threshold_labels(g, model.classes_, decision, 0.0),
+            probabilities=lambda: binary_probabilities(g, g.op("Sigmoid", [decision], "p1")),
+            decision=decision,
         )
-    probabilities = g.op("Softmax", [decision], "probabilities", axis=1)
-    return outputs(argmax_labels(g, model.classes_, decision), probabilities)
+    return ModelOutputs(
+        label=lambda: argmax_labels(g, model.classes_, decision),
+        probabilities=lambda: g.op("Softmax", [decision], "probabilities", axis=1),
+        decision=decision,
+    )
 
 
 def convert_linear_regressor(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:

@@ -301,7 +301,8 @@ def convert_gb_classifier(model: Any, cols: list[Col], g: Graph, where: str) -> 
     loss = type(model._loss).__name__
     raw = _gb_raw(model, cols, g, where)
     scale = 2.0 if loss == "ExponentialLoss" else 1.0  # exponential loss: p1 = expit(2 * raw)
-    return _classifier(model, g, _binary_or_softmax(g, raw, len(model.classes_), scale))
+    proba = _binary_or_softmax(g, raw, len(model.classes_), scale)
+    return {**_classifier(model, g, proba), "decision": raw}  # decision_function: the raw score
 
 
 def convert_gb_regressor(model: Any, cols: list[Col], g: Graph, where: str) -> dict[str, str]:
