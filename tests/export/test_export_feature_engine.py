@@ -77,6 +77,7 @@ from sklearn.preprocessing import OneHotEncoder as SklearnOneHotEncoder
 
 from pipeport.contract import frame_to_feeds, is_missing, normalise_category
 from pipeport.errors import RawInputError, UnsupportedStepError
+from pipeport.export.converters.feature_engine._frame import missing_stands_for
 from pipeport.export.graph import DOUBLE, STRING, Graph
 from pipeport.export.onnx_export import read_metadata, to_onnx
 from pipeport.export.raw_inputs import raw_columns
@@ -158,6 +159,8 @@ class StepGraph:
         g = Graph(self.columns)
         out = convert_transformer(step, g.raw_cols(), g, "step")
         self.names = [c.name for c in out]
+        #: per output: the text a NaN stands for (a number column an imputer filled with text)
+        self.stands_for = [missing_stands_for(g, c)[1] for c in out]
         self.types = []
         outputs = []
         for i, col in enumerate(out):
@@ -203,10 +206,15 @@ class StepGraph:
         return [np.asarray(o).reshape(-1) for o in outs]
 
 
-def expected_column(values: pd.Series, dtype: int) -> np.ndarray:
+def expected_column(values: pd.Series, dtype: int, stands_for: Any = None) -> np.ndarray:
+    """feature-engine's column as the graph holds it: text normalised, numbers as float64 (NaN
+    for missing, and for the text an imputer wrote into a column of numbers)."""
     if dtype == STRING:
         return np.array([normalise_category(v) for v in values.tolist()], dtype=object)
-    return np.array([np.nan if is_missing(v) else float(v) for v in values.tolist()], np.float64)
+    return np.array(
+        [np.nan if is_missing(v) or v == stands_for else float(v) for v in values.tolist()],
+        np.float64,
+    )
 
 
 def assert_graph_equals_transform(
@@ -219,10 +227,11 @@ def assert_graph_equals_transform(
         expected = step.transform(frame)
     graph = StepGraph(step, TRAIN)
     assert graph.names == [str(c) for c in expected.columns]
-    for name, dtype, actual in zip(
-        graph.names, graph.types, graph.run(frame, runtime), strict=True
-    ):
-        want = expected_column(expected[name], dtype)
+    outputs = zip(
+        graph.names, graph.types, graph.stands_for, graph.run(frame, runtime), strict=True
+    )
+    for name, dtype, stands_for, actual in outputs:
+        want = expected_column(expected[name], dtype, stands_for)
         if dtype == STRING or rtol == 0.0:
             np.testing.assert_array_equal(actual, want, err_msg=name)
         else:
@@ -881,15 +890,78 @@ def test_a_text_fill_after_a_number_imputer_changes_nothing_as_in_pandas():
         assert_graph_equals_transform(pipe, frame, runtime)
 
 
-def test_a_text_fill_on_computed_numbers_that_may_be_missing_is_refused_with_the_fix():
-    bins = ArbitraryDiscretiser(binning_dict={"signed": [-5, 0, 5]})  # NaN outside the edges
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_computed_numbers_filled_with_text_then_encoded(runtime):
+    """ArbitraryDiscretiser leaves NaN outside its edges; CategoricalImputer(ignore_format=True)
+    writes 'Missing' there, among the bin numbers; an encoder learned both."""
     pipe = fit(
         Pipeline(
-            [("bins", bins), ("fill", CategoricalImputer(variables=["signed"], ignore_format=True))]
+            [
+                ("bins", ArbitraryDiscretiser(binning_dict={"signed": [-5, 0, 5]})),
+                ("fill", CategoricalImputer(variables=["signed"], ignore_format=True)),
+                ("encode", OrdinalEncoder(variables=["signed"], ignore_format=True)),
+            ]
         )
     )
-    g = Graph(raw_columns(TRAIN, list(TRAIN.columns)))
-    cols = lookup(pipe[0], "bins", "transformer").convert(pipe[0], g.raw_cols(), g, "bins")
-    with pytest.raises(UnsupportedStepError, match="one type") as refused:
-        lookup(pipe[1], "fill", "transformer").convert(pipe[1], cols, g, "fill")
-    assert "'fill'" in str(refused.value) and "ArbitraryNumberImputer" in str(refused.value)
+    assert "Missing" in pipe[-1].encoder_dict_["signed"]
+    frame = pd.concat(
+        [TRAIN.head(100), rows(TRAIN, signed=[-6.0, -5.0, 0.0, 5.0, 5.5])], ignore_index=True
+    )
+    assert_graph_equals_transform(pipe, frame, runtime)
+
+
+AFTER_TEXT_FILL: dict[str, Callable[[], Any]] = {
+    "ordinal": lambda: OrdinalEncoder(
+        encoding_method="arbitrary", ignore_format=True, variables=["code"]
+    ),
+    "count-encode": lambda: CountFrequencyEncoder(
+        ignore_format=True, unseen="encode", variables=["code", "count"]
+    ),
+    "one-hot": lambda: OneHotEncoder(ignore_format=True, variables=["code"]),
+    "rare-label": lambda: RareLabelEncoder(
+        tol=0.2, n_categories=2, ignore_format=True, variables=["code"]
+    ),
+    "rare-label-number": lambda: RareLabelEncoder(
+        tol=0.2, n_categories=2, replace_with=0, ignore_format=True, variables=["code"]
+    ),
+    "indicator": lambda: AddMissingIndicator(missing_only=False, variables=["code", "x"]),
+}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("name", AFTER_TEXT_FILL)
+def test_numbers_filled_with_text_are_read_as_feature_engine_reads_them(name, runtime):
+    """CategoricalImputer('missing', ignore_format=True) on number columns (as a config's
+    categorical_imputer over every column does): pandas holds numbers and 'Missing'; the steps
+    after it see 'Missing' where the raw value was missing, and the untouched numbers stay
+    numbers."""
+    pipe = fit(
+        Pipeline(
+            [
+                ("fill", CategoricalImputer(ignore_format=True, variables=["code", "count"])),
+                ("next", AFTER_TEXT_FILL[name]()),
+            ]
+        )
+    )
+    frame = pd.concat(
+        [TRAIN.head(100), rows(TRAIN, code=[np.nan, 1, 4, 9], count=[0, 3, 6, 11])],
+        ignore_index=True,
+    )
+    assert_graph_equals_transform(pipe, frame, runtime)
+
+
+def test_a_categorical_imputer_over_every_column_keeps_untouched_numbers_numbers():
+    """The pipeline a config builds from categorical_imputer without columns: every column,
+    ignore_format=True; the numbers without missing values in training go on to the model as
+    numbers, and a missing one (which feature-engine turns into 'Missing', refused by the model)
+    is refused by the contract."""
+    sample = TRAIN[["signed", "count", "colour"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = _model(
+            ("fill", CategoricalImputer(ignore_format=True)),
+            ("encode", OrdinalEncoder(variables=["colour"])),
+        ).fit(sample, TARGET)
+    _refused_alike(pipe, sample, "signed", [np.nan])
+    meta = {i["name"]: i for i in read_metadata(_export(pipe, sample))["inputs"]}
+    assert meta["signed"]["kind"] == "numeric" and meta["count"]["kind"] == "numeric"

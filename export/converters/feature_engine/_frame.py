@@ -242,3 +242,25 @@ def mark_filled(g: Graph, cols: Sequence[Col]) -> None:
 def is_filled(g: Graph, col: Col) -> bool:
     where = _where(col)
     return where is not None and where in _FILLED.get(g, set())
+
+
+#: Per graph: numeric columns (tensor, index) in which a missing value stands for a text value
+#: an imputer wrote (CategoricalImputer's "Missing" in a column of numbers, ignore_format=True):
+#: pandas then holds numbers and "Missing"; the graph keeps the numbers and NaN, and the steps
+#: that read the column look "Missing" up where they see NaN.
+_STANDS_FOR: WeakKeyDictionary[Graph, dict[tuple[str, int], Any]] = WeakKeyDictionary()
+
+
+def mark_missing_as(g: Graph, col: Col, value: Any) -> None:
+    where = _where(col)
+    if where is not None:
+        _STANDS_FOR.setdefault(g, {})[where] = value
+
+
+def missing_stands_for(g: Graph, col: Col) -> tuple[bool, Any]:
+    """(True, value) if a missing value in `col` stands for the text `value`."""
+    where = _where(col)
+    table = _STANDS_FOR.get(g, {})
+    if where is None or where not in table:
+        return False, None
+    return True, table[where]

@@ -49,6 +49,7 @@ from pipeport.export.converters.feature_engine._frame import (
     graph_keys,
     key_type,
     mark_synthetic,
+    missing_stands_for,
     numbers_of,
     probe,
     read,
@@ -97,25 +98,41 @@ def _note(g: Graph, col: Col, keys: tuple[Any, ...], where: str, refuses: bool) 
     g.note_categories(col, raw_keys, where, refuses_unseen=refuses and col.raw is not None)
 
 
+def _without(values: list[Any], text: Any, stands: bool) -> list[Any]:
+    """`values` without the text a missing value stands for (it is looked up at NaN instead)."""
+    if not stands:
+        return values
+    return [v for v in values if not _is_text(v, text)]
+
+
+def _is_text(value: Any, text: Any) -> bool:
+    return isinstance(value, str) and normalise_category(value) == normalise_category(text)
+
+
 def convert_mapping_encoder(step: Any, cols: list[Col], g: Graph, where: str) -> list[Col]:
     frame = Frame(step, cols, g, where)
     filler = _filler(step)
     for v in step.encoder_dict_:
         col = frame[v]
-        learned = _learned(step, v)
+        stands, text = missing_stands_for(g, col)
+        learned = _without(_learned(step, v), text, stands)
         dtype = key_type(g, col, learned, where, step)
         keys = graph_keys(learned, dtype == STRING, where, str(v))
-        known = probe(step, {v: learned}, filler)
+        known = probe(step, {v: learned}, filler) if learned else None
         if isinstance(known, Exception):
             raise UnsupportedStepError(
                 f"Step '{where}' ({type(step).__name__}) fails on the values it learned for "
                 f"{v!r}: {known}"
             )
-        missing = _one(step, v, np.nan, filler)
+        missing = _one(step, v, text if stands else np.nan, filler)
         unseen = _one(step, v, unseen_value(learned), filler)
         table = FeatureTable(
             keys=keys,
-            known=numbers_of(known, v)[: len(learned)].reshape(-1, 1),
+            known=(
+                numbers_of(known, v)[: len(learned)].reshape(-1, 1)
+                if known is not None
+                else np.zeros((0, 1))
+            ),
             missing=None if missing is None else numbers_of(missing, v)[:1],
             unseen=None if unseen is None else numbers_of(unseen, v)[:1],
         )
@@ -135,23 +152,28 @@ def convert_one_hot(step: OneHotEncoder, cols: list[Col], g: Graph, where: str) 
         names = [f"{v}_{c}" for c in step.encoder_dict_[v]]
         if not categories:
             continue
-        dtype = key_type(g, col, categories, where, step)
-        keys = graph_keys(categories, dtype == STRING, where, str(v))
         known = probe(step, {v: categories}, filler)
         if isinstance(known, Exception) or not np.array_equal(
-            np.column_stack([numbers_of(known, n) for n in names])[: len(keys)],
-            np.eye(len(keys)),
+            np.column_stack([numbers_of(known, n) for n in names])[: len(categories)],
+            np.eye(len(categories)),
         ):
             raise UnsupportedStepError(
                 f"Step '{where}' (OneHotEncoder) does not encode the categories it learned for "
                 f"{v!r} one per column; pipeport will not guess"
             )
+        stands, text = missing_stands_for(g, col)
+        looked_up = _without(categories, text, stands)
+        dtype = key_type(g, col, looked_up, where, step)
+        keys = graph_keys(looked_up, dtype == STRING, where, str(v))
         _note(g, col, keys, where, refuses=False)
+        # a missing value is the column of the text it stands for, if that is a category
+        at_missing = next((i for i, c in enumerate(categories) if stands and _is_text(c, text)), -1)
+        positions = [i for i, c in enumerate(categories) if not (stands and _is_text(c, text))]
         table = FeatureTable(keys=keys, known=np.eye(len(keys)), missing=None, unseen=None)
         x = read(g, col, dtype, where, step)
-        ids = _row_index(g, x, table, dtype == STRING, [*range(len(keys)), -1, -1])
-        positions = g.const(np.arange(len(keys), dtype=np.int64).reshape(1, -1), "positions")
-        hot = g.op("Cast", [g.op("Equal", [ids, positions], "is_category")], to=DOUBLE)
+        ids = _row_index(g, x, table, dtype == STRING, [*positions, at_missing, -1])
+        columns = g.const(np.arange(len(categories), dtype=np.int64).reshape(1, -1), "positions")
+        hot = g.op("Cast", [g.op("Equal", [ids, columns], "is_category")], to=DOUBLE)
         dummies.extend(g.block(hot, names))
     frame.drop(list(step.variables_))
     for dummy in dummies:
@@ -175,45 +197,40 @@ def _rare_text(g: Graph, x: str, keys: tuple[Any, ...], replace_with: str) -> st
     )
 
 
-def _rare_numbers(g: Graph, x: str, keys: tuple[Any, ...], replace_with: Any) -> tuple[str, int]:
-    """Numbers in: numbers out for a numeric replace_with, else text (the frequent numbers as the
-    contract normalises them); a missing value stays missing."""
-    text = isinstance(replace_with, str)
-    if not keys:  # nothing is frequent: every value is replaced
-        other = g.const(
-            np.array(
-                [[replace_with if text else float(replace_with)]],
-                dtype=object if text else np.float64,
-            ),
-            "replace_with",
-        )
-        missing = g.const(np.array([[""]], dtype=object), "empty") if text else x
-        return str(g.op("Where", [g.op("IsNaN", [x]), missing, other], "grouped")), (
-            STRING if text else DOUBLE
-        )
-    keys_tensor = numpy_helper.from_array(np.asarray(keys, np.float64), "keys")
+def _rare_numbers(
+    g: Graph, x: str, keys: tuple[Any, ...], replace_with: Any, nan_to: Any = None
+) -> tuple[str, int]:
+    """Numbers in: numbers out where every value out is a number, else text (numbers as the
+    contract normalises them). A missing value stays missing, or becomes `nan_to`."""
+    text = isinstance(replace_with, str) or isinstance(nan_to, str)
     if text:
-        mapped = g.op(
-            "LabelEncoder",
-            [x],
-            "grouped",
-            domain=ML_DOMAIN,
-            keys_tensor=keys_tensor,
-            values_strings=[normalise_category(k) for k in keys],
-            default_string=replace_with,
+        other = np.array([[normalise_category(replace_with)]], dtype=object)
+        at_nan = np.array([["" if nan_to is None else normalise_category(nan_to)]], dtype=object)
+    else:
+        other = np.array([[float(replace_with)]])
+        at_nan = np.array([[np.nan if nan_to is None else float(nan_to)]])
+    if keys:
+        keys_tensor = numpy_helper.from_array(np.asarray(keys, np.float64), "keys")
+        values: dict[str, Any] = (
+            {
+                "values_strings": [normalise_category(k) for k in keys],
+                "default_string": str(other[0, 0]),
+            }
+            if text
+            else {
+                "values_tensor": numpy_helper.from_array(np.asarray(keys, np.float64), "values"),
+                "default_tensor": numpy_helper.from_array(other.reshape(1), "default"),
+            }
         )
-        empty = g.const(np.array([[""]], dtype=object), "empty")
-        return str(g.op("Where", [g.op("IsNaN", [x]), empty, mapped], "grouped")), STRING
-    mapped = g.op(
-        "LabelEncoder",
-        [x],
-        "grouped",
-        domain=ML_DOMAIN,
-        keys_tensor=keys_tensor,
-        values_tensor=numpy_helper.from_array(np.asarray(keys, np.float64), "values"),
-        default_tensor=numpy_helper.from_array(np.array([float(replace_with)]), "default"),
+        mapped = g.op(
+            "LabelEncoder", [x], "grouped", domain=ML_DOMAIN, keys_tensor=keys_tensor, **values
+        )
+    else:  # nothing is frequent: every value is replaced
+        mapped = g.const(other, "replace_with")
+    nan = g.op("IsNaN", [x], "is_na")
+    return str(g.op("Where", [nan, g.const(at_nan, "at_nan"), mapped], "grouped")), (
+        STRING if text else DOUBLE
     )
-    return str(g.op("Where", [g.op("IsNaN", [x]), x, mapped], "grouped")), DOUBLE
 
 
 def convert_rare_label(step: RareLabelEncoder, cols: list[Col], g: Graph, where: str) -> list[Col]:
@@ -221,7 +238,9 @@ def convert_rare_label(step: RareLabelEncoder, cols: list[Col], g: Graph, where:
     replace_with = step.replace_with
     for v in step.variables_:
         col = frame[v]
-        frequent = _learned(step, v)
+        stands, text = missing_stands_for(g, col)
+        learned = _learned(step, v)
+        frequent = _without(learned, text, stands)
         dtype = key_type(g, col, frequent, where, step)
         if dtype == DOUBLE and isinstance(replace_with, str) and text_is_free(g, col):
             dtype = STRING  # numbers and text come out: read the raw column as text
@@ -230,7 +249,9 @@ def convert_rare_label(step: RareLabelEncoder, cols: list[Col], g: Graph, where:
         if dtype == STRING:
             tensor, out_type = _rare_text(g, x, keys, normalise_category(replace_with)), STRING
         else:
-            tensor, out_type = _rare_numbers(g, x, keys, replace_with)
+            # where NaN stands for a text, that text is kept if frequent, else grouped
+            nan_to = (text if len(frequent) < len(learned) else replace_with) if stands else None
+            tensor, out_type = _rare_numbers(g, x, keys, replace_with, nan_to)
         # the output repeats the raw column except where it groups: downstream encoders' learned
         # values are then raw values, or replace_with, which the exporter confirms (see above)
         (out,) = g.block(tensor, [str(v)], out_type, raw=[col.raw if out_type == dtype else None])

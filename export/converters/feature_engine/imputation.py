@@ -6,9 +6,11 @@ number exactly (`Where(IsNaN)` in float64), other values and columns are untouch
 method that learned the number (mean, median, arbitrary, Gaussian/IQR/max tails).
 CategoricalImputer fills with `imputer_dict_` too ("missing": `fill_value`; "frequent": the mode):
 in a text column the missing value (the contract's "") becomes the fill value's text; in a
-column of numbers or booleans a numeric fill keeps it numeric, and a text fill ("Missing" in a
-column of numbers, `ignore_format=True`) makes the graph read the raw column as text, as the
-contract feeds it ("3" for 3), the column pandas then holds being numbers and "Missing".
+column of numbers or booleans a numeric fill keeps it numeric. A text fill there ("Missing" with
+`ignore_format=True`) leaves pandas a column of numbers and "Missing": the graph keeps the
+numbers, and a missing value goes on as NaN standing for "Missing" (recorded with the column),
+which the encoders after it look up as "Missing" and AddMissingIndicator does not count; a step
+that needs numbers raises on "Missing" in feature-engine, and the contract refuses that value.
 AddMissingIndicator appends `<variable>_na`: 1.0 where the value is missing, else 0.0.
 
 A filled column still repeats its raw column wherever that was not missing, so encoders further
@@ -30,14 +32,15 @@ from feature_engine.imputation import (
 )
 
 from pipeport.contract import is_missing, normalise_category
-from pipeport.errors import UnsupportedStepError
 from pipeport.export.converters.feature_engine._frame import (
     Frame,
     is_filled,
     is_number,
     mark_filled,
+    mark_missing_as,
     mark_synthetic,
     missing_mask,
+    missing_stands_for,
     read,
     synthetic_keys,
 )
@@ -47,7 +50,8 @@ from pipeport.export.registry import Converter, register
 
 def convert_number_imputer(step: Any, cols: list[Col], g: Graph, where: str) -> list[Col]:
     frame = Frame(step, cols, g, where)
-    variables = list(step.imputer_dict_)
+    # a column where NaN stands for an imputer's text holds no missing value for pandas
+    variables = [v for v in step.imputer_dict_ if not missing_stands_for(g, frame[v])[0]]
     if variables:
         x = frame.numbers(variables)
         fills = np.array([[float(step.imputer_dict_[v]) for v in variables]], np.float64)
@@ -57,22 +61,23 @@ def convert_number_imputer(step: Any, cols: list[Col], g: Graph, where: str) -> 
     return frame.result()
 
 
-def _fill(g: Graph, col: Col, value: Any, where: str, step: Any) -> tuple[str, int]:
-    """The column with its missing values replaced by `value`, and the type it is read as."""
-    if is_number(value) and not isinstance(value, str) and g.natural_type(col) == DOUBLE:
+def _fill(g: Graph, col: Col, value: Any, where: str, step: Any) -> tuple[str, int, bool]:
+    """The column with its missing values replaced by `value`, the type it is read as, and
+    whether a missing value now stands for `value` (text in a column of numbers)."""
+    if g.natural_type(col) == DOUBLE:
         x = read(g, col, DOUBLE, where, step)
-        fill = g.const(np.array([[float(value)]]), "fill")
-        return str(g.op("Where", [missing_mask(g, x, DOUBLE), fill, x], "imputed")), DOUBLE
-    if g.natural_type(col) == DOUBLE and col.block is not None:
-        raise UnsupportedStepError(
-            f"Step '{where}' ({type(step).__name__}) fills column {col.name!r} with the text "
-            f"{value!r}, but the column holds numbers computed by an earlier step, which may be "
-            "missing; pipeport keeps a column one type. Fill it with a number (e.g. "
-            "ArbitraryNumberImputer), or leave the column out of the step's variables"
-        )
+        if is_number(value):
+            fill = g.const(np.array([[float(value)]]), "fill")
+            return (
+                str(g.op("Where", [missing_mask(g, x, DOUBLE), fill, x], "imputed")),
+                DOUBLE,
+                False,
+            )
+        # numbers and text in pandas: the graph keeps the numbers, NaN standing for the text
+        return str(g.op("Identity", [x], "imputed")), DOUBLE, True
     x = read(g, col, STRING, where, step)
     fill = g.const(np.array([[normalise_category(value)]], dtype=object), "fill")
-    return str(g.op("Where", [missing_mask(g, x, STRING), fill, x], "imputed")), STRING
+    return str(g.op("Where", [missing_mask(g, x, STRING), fill, x], "imputed")), STRING, False
 
 
 def convert_categorical_imputer(
@@ -81,21 +86,17 @@ def convert_categorical_imputer(
     frame = Frame(step, cols, g, where)
     for variable in step.variables_:
         value = step.imputer_dict_[variable]
-        if is_missing(value):  # pandas' fillna with NaN: nothing changes
-            continue
         col = frame[variable]
-        if is_filled(g, col):  # an imputer already filled it: fillna changes nothing
+        if is_missing(value) or is_filled(g, col):  # fillna changes nothing
             continue
-        tensor, dtype = _fill(g, col, value, where, step)
-        (out,) = g.block(
-            tensor,
-            [str(variable)],
-            dtype,
-            raw=[col.raw],
-            affine=[col.affine if dtype == DOUBLE else None],
-        )
+        tensor, dtype, stands = _fill(g, col, value, where, step)
+        (out,) = g.block(tensor, [str(variable)], dtype, raw=[col.raw], affine=[col.affine])
+        if stands:
+            mark_missing_as(g, out, value)
         if step.imputation_method == "missing":  # not a raw value (the mode is one)
-            key = normalise_category(value) if dtype == STRING else float(value)
+            key = (
+                float(value) if is_number(value) and dtype == DOUBLE else normalise_category(value)
+            )
             mark_synthetic(g, out, synthetic_keys(g, col) | {key})
         mark_filled(g, [out])
         frame[variable] = out
@@ -110,6 +111,8 @@ def convert_add_missing_indicator(
         col = frame[variable]
         dtype = g.natural_type(col)
         flag = missing_mask(g, read(g, col, dtype, where, step), dtype)
+        if missing_stands_for(g, col)[0]:  # NaN stands for an imputer's text: never missing
+            flag = g.op("Xor", [flag, flag], "never_na")
         (indicator,) = g.block(g.op("Cast", [flag], "na_flag", to=DOUBLE), [f"{variable}_na"])
         frame[f"{variable}_na"] = indicator
     return frame.result()
@@ -150,7 +153,7 @@ register(
         family="feature-engine imputation",
         accepts=(
             "imputation_method 'missing' (fill_value, text or a number) and 'frequent'; "
-            "ignore_format (numbers and booleans: a text fill makes the raw column a text input); "
+            "ignore_format (numbers and booleans; a text fill there: see the module); "
             "return_object; variables"
         ),
         exactness=(
