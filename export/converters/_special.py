@@ -48,6 +48,15 @@ def p1evl(g: Graph, x: str, coefficients: Sequence[float]) -> str:
     return ans
 
 
+def expit(g: Graph, x: str) -> str:
+    """scipy's expit, 1 / (1 + exp(-x)), in those operations. onnxruntime's float64 `Sigmoid`
+    returns 0.0 below about -36 (scipy: 4.2e-18 at -40) and the reference evaluator returns
+    subnormals where scipy gives 0; a probability normalised by a sum of such values (a
+    calibrated classifier) then differs entirely."""
+    denominator = g.op("Add", [scalar(g, 1.0), g.op("Exp", [g.op("Neg", [x], "minus")], "e")])
+    return str(g.op("Div", [scalar(g, 1.0), denominator], "expit"))
+
+
 def log1p(g: Graph, x: str) -> str:
     """log(1 + x) to a few ulps: log(u) * (x / (u - 1)), u = 1 + x (x itself where u == 1)."""
     one = scalar(g, 1.0)

@@ -30,6 +30,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.preprocessing import LabelEncoder
 
+from pipeport.export.converters import _special
 from pipeport.export.converters._members import (
     chain_sum,
     column,
@@ -60,7 +61,7 @@ def _calibrate(g: Graph, calibrator: Any, T: str) -> str:
         a = g.const(np.array(float(calibrator.a_)), "sigmoid_a")
         b = g.const(np.array(float(calibrator.b_)), "sigmoid_b")
         z = g.op("Add", [g.op("Mul", [a, T], "a_t"), b], "a_t_b")
-        return g.op("Sigmoid", [g.op("Neg", [z], "minus")], "calibrated")
+        return _special.expit(g, g.op("Neg", [z], "minus"))
     low = g.const(np.array(float(calibrator.X_min_)), "x_min")
     high = g.const(np.array(float(calibrator.X_max_)), "x_max")
     clipped = g.op("Clip", [T, low, high], "clipped")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn import linear_model as lm
 
+from pipeport.export.converters import _special
 from pipeport.export.converters._outputs import (
     argmax_labels,
     binary_probabilities,
@@ -36,7 +37,7 @@ def convert_logistic_regression(model: Any, cols: list[Col], g: Graph, where: st
     if len(model.classes_) <= 2:
         return ModelOutputs(
             label=lambda: threshold_labels(g, model.classes_, decision, 0.0),
-            probabilities=lambda: binary_probabilities(g, g.op("Sigmoid", [decision], "p1")),
+            probabilities=lambda: binary_probabilities(g, _special.expit(g, decision)),
             decision=decision,
         )
     return ModelOutputs(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
+from pipeport.export.converters import _special
 from pipeport.export.converters._outputs import (
     argmax_labels,
     binary_probabilities,
@@ -22,7 +23,7 @@ from pipeport.export.converters._outputs import (
 from pipeport.export.graph import Col, Graph
 from pipeport.export.registry import Converter, register
 
-_ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "logistic": "Sigmoid", "identity": None}
+_ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "logistic": "expit", "identity": None}
 
 
 def _forward(model: Any, cols: list[Col], g: Graph, where: str) -> str:
@@ -34,6 +35,8 @@ def _forward(model: Any, cols: list[Col], g: Graph, where: str) -> str:
         name = model.activation if i < last else model.out_activation_
         if name == "softmax":
             a = g.op("Softmax", [a], "softmax", axis=1)
+        elif name == "logistic":  # scipy's expit, not onnxruntime's Sigmoid (_special.expit)
+            a = _special.expit(g, a)
         else:
             op = _ACTIVATIONS[name]
             if op is not None:

@@ -30,6 +30,7 @@ from onnx import TensorProto, numpy_helper
 from sklearn import ensemble
 from sklearn import tree as sktree
 
+from pipeport.export.converters import _special
 from pipeport.export.converters._outputs import argmax_labels, outputs
 from pipeport.export.graph import ML_DOMAIN, Col, Graph
 from pipeport.export.registry import Converter, register
@@ -170,7 +171,7 @@ def _binary_or_softmax(g: Graph, raw: str, n_classes: int, scale: float = 1.0) -
     if n_classes == 2:
         if scale != 1.0:
             raw = g.op("Mul", [raw, g.const(np.array([scale]), "s")], "scaled")
-        p1 = g.op("Sigmoid", [raw], "p1")
+        p1 = _special.expit(g, raw)
         p0 = g.op("Sub", [g.const(np.array([1.0]), "one"), p1], "p0")
         return g.op("Concat", [p0, p1], "proba", axis=1)
     return g.op("Softmax", [raw], "proba", axis=1)
