@@ -64,7 +64,8 @@ def register(subparsers: Any) -> None:
         "--header-timeout",
         type=_positive_float,
         default=10.0,
-        help="seconds a client has to send the request line and headers (default: %(default)s)",
+        help="seconds a client has to send the request line and headers (granian; default: "
+        "%(default)s)",
     )
     serve.add_argument(
         "--body-timeout",
