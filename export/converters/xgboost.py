@@ -168,28 +168,32 @@ def _tree_nodes(tree: dict[str, Any], columns: _Columns) -> Any:
 
 
 def _features(model: Any, cols: list[Col], g: Graph, where: str) -> str:
-    """[N, F] float64: the model's input, pandas category columns as their training codes."""
+    """[N, F] float64: the model's input, pandas category columns as their training codes.
+
+    A raw category column reaches XGBoost as a category (and is re-coded by value) when the
+    model was fitted on a DataFrame with enable_categorical; otherwise (an array) as its
+    values, read as numbers like any other column."""
     positions = [i for i, col in enumerate(cols) if is_pandas_category(g, col)]
     replaced: dict[int, str] = {}
-    if positions:
-        try:
-            stored = model.get_booster().get_categories(export_to_arrow=True).to_arrow()
-        except (AttributeError, ValueError, ImportError) as exc:
-            raise UnsupportedStepError(
-                f"Step '{where}' ({type(model).__name__}) reads pandas category columns, but "
-                f"its booster holds no categories ({exc}); train it with XGBoost >= 3.1, which "
-                "stores them"
-            ) from None
-        for i in positions:
-            values = stored[i][1] if i < len(stored) else None
-            if values is None:
-                raise UnsupportedStepError(
-                    f"Step '{where}' ({type(model).__name__}) receives column {cols[i].name!r} "
-                    "as a pandas category, but its booster holds no categories for it; train "
-                    "with enable_categorical=True"
-                )
+    if not positions:
+        return feature_matrix(g, cols, where, model, replaced)
+    booster = model.get_booster()
+    types = list(booster.feature_types or [])
+    try:
+        stored = booster.get_categories(export_to_arrow=True).to_arrow()
+    except (AttributeError, ValueError, ImportError):  # no categories stored (or XGBoost < 3.1)
+        stored = []
+    for i in positions:
+        values = stored[i][1] if i < len(stored) else None
+        if values is not None:
             replaced[i] = category_codes(
                 g, cols[i], values.to_pylist(), where, model, refuses_unseen=True
+            )
+        elif i < len(types) and types[i] == "c":
+            raise UnsupportedStepError(
+                f"Step '{where}' ({type(model).__name__}) reads column {cols[i].name!r} as a "
+                "pandas category, but its booster holds no categories for it; train it with "
+                "XGBoost >= 3.1, which stores them"
             )
     return feature_matrix(g, cols, where, model, replaced)
 

@@ -280,10 +280,10 @@ def test_missing_config_is_one_line_error_with_status_2(tmp_path):
 
 
 def test_config_error_is_one_line_error_with_status_2(write_project, config_helpers, tmp_path):
-    path = write_project(config=config_helpers.base_config(estimator="xgboost"))
+    path = write_project(config=config_helpers.base_config(estimator="catboost"))
     code, _, stderr = run_cli("train", str(path), "--out", str(tmp_path / "out"))
     assert code == 2
-    assert stderr.startswith("pipeport train: error: unknown estimator 'xgboost'. ")
+    assert stderr.startswith("pipeport train: error: unknown estimator 'catboost'. ")
     assert stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()
 
