@@ -573,11 +573,18 @@ def test_xgboost_a_moved_leaf_value_is_caught_on_the_rows_xgboost_changes():
     model = xgb.XGBClassifier(n_estimators=50, max_depth=4).fit(X, (y > 0.8).astype(int))
     graph = _export(model, X)
     tree = _xgb_model(model)["learner"]["gradient_booster"]["model"]["trees"][0]
-    leaves = [i for i, child in enumerate(tree["left_children"]) if child == -1]
-    leaf = max(leaves, key=lambda i: tree["sum_hessian"][i])
+    weights = _attribute(graph, "leaf_weights")
+    # the leaf of the first tree with the most hessian whose value no other leaf has
+    leaf = next(
+        i
+        for i in sorted(
+            (i for i, child in enumerate(tree["left_children"]) if child == -1),
+            key=lambda i: -tree["sum_hessian"][i],
+        )
+        if np.sum(weights == float(np.float32(tree["split_conditions"][i]))) == 1
+    )
     value = np.float32(tree["split_conditions"][leaf])
     moved = np.float32(value + np.float32(1e-3))
-    weights = _attribute(graph, "leaf_weights")
     (position,) = np.flatnonzero(weights == float(value))
     mutated_graph = copy.deepcopy(graph)
     _set_attribute(mutated_graph, "leaf_weights", int(position), float(moved))
