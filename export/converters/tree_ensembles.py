@@ -71,9 +71,10 @@ class _FlatTrees:
         node_index = {node_id: len(self.featureids) + k for k, node_id in enumerate(internal)}
         leaf_index = {node_id: len(self.leaf_weights) + k for k, node_id in enumerate(leaves)}
         self.roots.append(len(self.featureids))
-        if not internal:  # a tree that is one leaf: a split whose both branches reach it
+        if not internal:  # a tree that is one leaf: a split whose branches reach two copies of
+            # it (onnx.reference reads a one-leaf tree's weight at the root's index otherwise)
             only = leaf_index[0]
-            self._append_node(0, 0.0, (only, 1), (only, 1), 0)
+            self._append_node(0, 0.0, (only, 1), (only + 1, 1), 0)
         for node_id in internal:
             children = []
             for child in (int(left[node_id]), int(right[node_id])):
@@ -90,6 +91,9 @@ class _FlatTrees:
             weight = node_values[node_id]
             self.leaf_targets.append(target if isinstance(target, int) else int(target[node_id]))
             self.leaf_weights.append(float(weight))
+        if not internal:
+            self.leaf_targets.append(self.leaf_targets[-1])
+            self.leaf_weights.append(self.leaf_weights[-1])
 
     def _append_node(
         self, f: int, split: float, true: tuple[int, int], false: tuple[int, int], miss: int
@@ -244,11 +248,13 @@ def _leaf_fraction_sums(g: Graph, X: str, trees: Sequence[Any], n_classes: int) 
     """[N, classes]: the leaves' class fractions summed over trees (see convert_tree_classifier)."""
     flat = _FlatTrees()
     tables = []
+    rows = 0  # rows of the leaf table so far (not flat's leaves: a one-leaf tree has two)
     for t, tree in enumerate(trees):
         arrays = _sklearn_tree(tree)
         leaves = np.flatnonzero(arrays["is_leaf"])
         leaf_index = np.zeros(len(arrays["is_leaf"]), np.float64)
-        leaf_index[leaves] = len(flat.leaf_weights) + np.arange(len(leaves))
+        leaf_index[leaves] = rows + np.arange(len(leaves))
+        rows += len(leaves)
         flat.add_tree(**arrays, target=t, node_values=leaf_index)
         tables.append(tree.tree_.value[leaves, 0, :n_classes])
     ids = flat.add_node(g, X, n_targets=len(trees), hint="leaf_ids")

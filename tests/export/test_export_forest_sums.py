@@ -115,3 +115,34 @@ def test_a_corrupted_leaf_value_is_caught(forest):
     feeds = kit.contract_feeds(read_metadata(model), frame)
     _label, proba = _session(corrupted, 1).run(["label", "probabilities"], feeds)
     assert not np.array_equal(proba, pipeline.predict_proba(frame))
+
+
+@pytest.mark.parametrize("kind", ["gb-regressor", "forest-classifier"])
+def test_trees_that_are_one_leaf_agree_in_the_reference_evaluator(kind):
+    """onnx.reference reads a one-leaf tree's weight at the root's index, unless the root's
+    branches reach two copies of the leaf (as the flattener writes them)."""
+    import pandas as pd
+    from onnx.reference import ReferenceEvaluator
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+
+    import pipeport
+    from pipeport.contract import frame_to_feeds
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.random(300), "b": rng.random(300)})
+    y = (X["a"] > 0.5).astype(float) * 3
+    if kind == "gb-regressor":
+        model = GradientBoostingRegressor(n_estimators=30, max_depth=1, min_impurity_decrease=10)
+        model.fit(X, y)
+        assert all(e[0].tree_.node_count == 1 for e in model.estimators_)
+        output, expected = "prediction", model.predict(X.head(50)).reshape(-1, 1)
+    else:
+        model = RandomForestClassifier(
+            n_estimators=20, max_depth=1, min_impurity_decrease=0.6, random_state=0
+        ).fit(X, (y > 0).astype(int))
+        assert all(e.tree_.node_count == 1 for e in model.estimators_)
+        output, expected = "probabilities", model.predict_proba(X.head(50))
+    exported = pipeport.to_onnx(model, X, kind, generated_rows=200)
+    feeds = frame_to_feeds(X.head(50), pipeport.read_metadata(exported))
+    got = ReferenceEvaluator(exported).run([output], feeds)[0]
+    np.testing.assert_array_equal(got, expected)
