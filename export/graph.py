@@ -119,6 +119,9 @@ class Graph:
         self._constants: dict[tuple[Any, ...], str] = {}
         #: The columns the final model receives (their lineage maps split points to raw values).
         self.model_inputs: list[Col] = []
+        #: The columns of every [N, k] tensor `matrix` built, by tensor name (so a tree
+        #: ensemble's split on feature j can be traced to a raw column: parity_tests.rows).
+        self.matrix_cols: dict[str, list[Col]] = {}
 
     # -- names, nodes, constants ----------------------------------------------------------------
 
@@ -311,6 +314,7 @@ class Graph:
         flush()
         out = pieces[0] if len(pieces) == 1 else self.op("Concat", pieces, "concat", axis=1)
         self._matrices[key] = out
+        self.matrix_cols.setdefault(out, list(cols))
         return out
 
     # -- the contract -------------------------------------------------------------------------

@@ -166,11 +166,18 @@ def threshold_values(
     from pipeport.export.onnx_export import Conversion
 
     conversion = Conversion(pipeline, sample)
-    lineage = conversion.graph.model_inputs
+    graph = conversion.graph
+    producer = {out: node for node in graph.nodes for out in node.output}
     values: dict[str, set[float]] = {}
-    for node in conversion.graph.nodes:
+    for node in graph.nodes:
         if node.op_type != "TreeEnsemble":
             continue
+        source = node.input[0]  # back through the float32 round trip to the matrix built
+        while source not in graph.matrix_cols and source in producer:
+            if producer[source].op_type != "Cast":
+                break
+            source = producer[source].input[0]
+        lineage = graph.matrix_cols.get(source, graph.model_inputs)
         attrs = {a.name: a for a in node.attribute}
         features = list(attrs["nodes_featureids"].ints)
         splits = numpy_helper.to_array(attrs["nodes_splits"].t).tolist()
