@@ -89,11 +89,15 @@ class RawColumn:
     bounds: list[tuple[str, float, str]] = field(default_factory=list)
 
 
+#: The graph's outputs (docs/onnx-contract.md): no input or internal tensor takes these names.
+OUTPUT_NAMES = ("label", "probabilities", "prediction")
+
+
 def onnx_input_names(raw_names: Sequence[str]) -> list[str]:
     """Graph input names for raw column names: letters, digits and underscores only (every ONNX
     consumer accepts them; skl2onnx's rule), made unique. The metadata maps one to the other."""
     out: list[str] = []
-    seen: set[str] = set()
+    seen: set[str] = set(OUTPUT_NAMES)  # a column called "label" is fed as "label_1"
     for raw in raw_names:
         base = re.sub(r"[^A-Za-z0-9_]", "_", raw) or "input"
         if base[0].isdigit():
@@ -115,6 +119,9 @@ class Graph:
         self.initializers: list[Any] = []
         self.opsets: dict[str, int] = {"": OPSET}
         self._counts: dict[str, int] = {}
+        #: Every name given out, and the graph inputs' names: a constant hinted "k" must not
+        #: take the name of a raw column called "k".
+        self._taken: set[str] = {c.onnx_name for c in raw_columns} | set(OUTPUT_NAMES)
         self._matrices: dict[tuple[Any, ...], str] = {}
         self._constants: dict[tuple[Any, ...], str] = {}
         #: The columns the final model receives (their lineage maps split points to raw values).
@@ -126,10 +133,17 @@ class Graph:
     # -- names, nodes, constants ----------------------------------------------------------------
 
     def name(self, hint: str) -> str:
+        """A fresh name from `hint`: the hint itself, or hint_1, hint_2, ... (never a graph
+        input's name or one given out before)."""
         hint = re.sub(r"[^A-Za-z0-9_]", "_", hint) or "t"
         k = self._counts.get(hint, 0)
+        name = hint if k == 0 else f"{hint}_{k}"
+        while name in self._taken:
+            k += 1
+            name = f"{hint}_{k}"
         self._counts[hint] = k + 1
-        return hint if k == 0 else f"{hint}_{k}"
+        self._taken.add(name)
+        return name
 
     def op(
         self,

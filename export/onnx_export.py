@@ -53,7 +53,6 @@ from pipeport.schema import (
 
 IR_VERSION = 10
 GENERATED_ROWS = 10_000
-_OUTPUT_NAMES = ("label", "probabilities", "prediction")
 _PACKAGES = (
     "scikit-learn",
     "skl2onnx",
@@ -85,8 +84,6 @@ class Conversion:
         self.frame, self.names, self.by_name = as_raw_frame(pipeline, sample)
         self.columns: list[RawColumn] = raw_columns(self.frame, self.names)
         self.graph = Graph(self.columns)
-        for reserved in _OUTPUT_NAMES:  # internal tensors never take the outputs' names
-            self.graph.name(reserved)
         model = final_estimator(pipeline)
         self.task = "classification" if hasattr(model, "classes_") else "regression"
         self.estimator = type(model).__name__

@@ -46,7 +46,8 @@ def splice_skl2onnx(model: Any, cols: list[Col], g: Graph, where: str, hint: str
         options=options,
         target_opset={"": OPSET, "ai.onnx.ml": 3},
     )
-    sub = compose.add_prefix(sub, g.name(hint) + "_")
+    # "/" cannot appear in a graph input's name (letters, digits and "_"): no collision
+    sub = compose.add_prefix(sub, g.name(hint) + "/")
     _rename_everywhere(sub.graph, sub.graph.input[0].name, X)
     g.nodes.extend(sub.graph.node)
     g.initializers.extend(sub.graph.initializer)

@@ -248,3 +248,32 @@ def test_the_graph_fed_by_the_contract_equals_the_graph_fed_json_rows() -> None:
     assert np.array_equal(
         sess.run(["probabilities"], direct)[0], sess.run(["probabilities"], via_json)[0]
     )
+
+
+def test_raw_columns_named_like_the_graphs_own_tensors_export():
+    """A raw column may be called "label", "prediction", "k" or "coef": the graph's outputs and
+    internal tensors never take a graph input's name."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "label": rng.random(200),
+            "prediction": rng.random(200),
+            "k": rng.random(200),
+            "coef": pd.Series(rng.choice(["a", "b", "c"], 200), dtype=object),
+            "probabilities": rng.random(200),
+        }
+    )
+    y = (frame["label"] + frame["k"] > 1).astype(int)
+    pipeline = make_pipeline(
+        ColumnTransformer(
+            [
+                ("n", StandardScaler(), ["label", "prediction", "k", "probabilities"]),
+                ("c", OneHotEncoder(handle_unknown="ignore"), ["coef"]),
+            ]
+        ),
+        LogisticRegression(),
+    ).fit(frame, y)
+    model = pipeport.to_onnx(pipeline, frame, "names", generated_rows=300)
+    inputs = {i["name"]: i["onnx_name"] for i in pipeport.read_metadata(model)["inputs"]}
+    assert inputs["label"] not in ("label", "probabilities", "prediction")
+    assert [o.name for o in model.graph.output] == ["label", "probabilities"]
