@@ -6,11 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIPEPORT := $(VENV)/bin/pipeport
 DEMO_CONFIG := configs/penguins-species.toml
+HOUSE_DIR := artifacts/house-prices
 DEMO_DIR := artifacts/penguins-species
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install clients chromium demo train export parity serve test lint bench lock clean
+.PHONY: help install clients chromium demo train export parity serve test lint bench lock clean house-prices house-prices-data
 
 help:
 	@echo "make demo     set up, train + export + parity-check the penguins model, serve it on $(HOST):$(PORT)"
@@ -67,7 +68,18 @@ demo: parity
 	@echo
 	$(PIPEPORT) serve $(DEMO_DIR)/pipeline.onnx --host $(HOST) --port $(PORT)
 
-test: install clients chromium
+# The second example: the house-price course pipeline on the Ames data (fetched, data/PROVENANCE.md).
+data/ames.csv: | install
+	$(PY) -m pipeport.research.datasets ames data/ames.csv
+
+house-prices-data: data/ames.csv
+
+house-prices: install data/ames.csv
+	$(PIPEPORT) train configs/house-prices.toml --out $(HOUSE_DIR)
+	$(PIPEPORT) export $(HOUSE_DIR)
+	$(PIPEPORT) parity $(HOUSE_DIR) --report-dir $(HOUSE_DIR)/parity
+
+test: install clients chromium data/ames.csv
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 lint: install

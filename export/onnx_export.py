@@ -245,6 +245,25 @@ def to_onnx(
     sample rows and on `generated_rows` generated raw rows, or ParityError is raised (unless
     `force`, which records the failure in the metadata instead). UnsupportedStepError names a
     step that cannot be exported, why, and what to do."""
+    import warnings
+
+    with warnings.catch_warnings():  # the steps' warnings on probe and stress rows are expected
+        warnings.simplefilter("ignore")
+        return _to_onnx(
+            pipeline, sample_raw_dataframe, name, version, generated_rows, seed, force, training
+        )
+
+
+def _to_onnx(
+    pipeline: Any,
+    sample_raw_dataframe: Any,
+    name: str,
+    version: str,
+    generated_rows: int,
+    seed: int,
+    force: bool,
+    training: dict[str, Any] | None,
+) -> onnx.ModelProto:
     conversion = Conversion(pipeline, sample_raw_dataframe, name)
     model = conversion.model
     rules = column_rules(pipeline, conversion.frame, conversion.columns, conversion.by_name)

@@ -302,3 +302,8 @@ def test_a_step_that_fails_is_named(tmp_path):
     with pytest.raises(DataError) as caught:
         train(config, tmp_path / "out", log=lambda _m: None)
     assert "step 'logs' (LogTransformer) failed" in str(caught.value)
+
+
+def test_the_bundled_house_price_config_is_valid():
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "house-prices.toml")
+    assert len(config.steps) == 15 and config.model.target_transform == "log"
