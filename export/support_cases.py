@@ -218,6 +218,30 @@ CASE_MODULES: list[str] = [
     "pipeport.export.support_cases_feature_engine",
     "pipeport.export.support_cases_boosting",
 ]
+#: The heading docs/support.md gives each module's cases.
+SECTIONS = {
+    "pipeport.export.support_cases": "Structures, encoders, imputers, scalers, selection",
+    "pipeport.export.support_cases_functions": "Numpy functions and target transforms",
+    "pipeport.export.support_cases_numeric": "Quantiles, power transforms, bins, splines",
+    "pipeport.export.support_cases_features": (
+        "KNN and iterative imputation, decomposition, normalisation, polynomials"
+    ),
+    "pipeport.export.support_cases_ensembles": (
+        "Ensembles, calibration, native categorical boosting"
+    ),
+    "pipeport.export.support_cases_feature_engine": "feature-engine",
+    "pipeport.export.support_cases_boosting": "LightGBM and XGBoost",
+}
+
+
+def sections() -> list[tuple[str, list[Case]]]:
+    """The cases by docs/support.md section: the core ones, then each module's."""
+    import importlib
+
+    out = [(SECTIONS[__name__], core_cases())]
+    for name in CASE_MODULES:
+        out.append((SECTIONS.get(name, name), list(importlib.import_module(name).cases())))
+    return out
 
 
 def cases() -> list[Case]:

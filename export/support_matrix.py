@@ -99,28 +99,36 @@ UNSUPPORTED = f"{TESTS}/test_export_unsupported.py"
 
 
 def case_rows(log: Callable[[str], None]) -> list[dict[str, Any]]:
-    from pipeport.errors import ParityError
-    from pipeport.export.onnx_export import read_metadata, to_onnx
-    from pipeport.export.support_cases import cases
+    from pipeport.export.support_cases import sections
 
     rows = []
-    for case in cases():
-        pipeline, sample = case.fit(), case.features()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                meta = read_metadata(to_onnx(pipeline, sample, case.id, generated_rows=ROWS))
-                parity = meta["parity"]
-                refused = [
-                    i["name"]
-                    for i in meta["inputs"]
-                    if not i["missing_allowed"] or i["unknown_categories"] == "error"
-                ]
-            except ParityError as exc:
-                parity, refused = exc.report.summary(), []
-        log(f"{case.id}: passed={parity['passed']}")
-        rows.append({"case": case, "refused": refused, **parity})
+    for section, cases in sections():
+        for case in cases:
+            rows.append({"section": section, **_case_row(case, log)})
     return rows
+
+
+def _case_row(case: Any, log: Callable[[str], None]) -> dict[str, Any]:
+    from pipeport.errors import ParityError
+    from pipeport.export.onnx_export import read_metadata, to_onnx
+
+    pipeline, sample = case.fit(), case.features()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            meta = read_metadata(to_onnx(pipeline, sample, case.id, generated_rows=ROWS))
+            parity = meta["parity"]
+            refused = [
+                i["name"]
+                for i in meta["inputs"]
+                if not i["missing_allowed"]
+                or i["unknown_categories"] == "error"
+                or i.get("valid_range")
+            ]
+        except ParityError as exc:
+            parity, refused = exc.report.summary(), []
+    log(f"{case.id}: passed={parity['passed']}")
+    return {"case": case, "refused": refused, **parity}
 
 
 def refusal_rows() -> list[dict[str, Any]]:
@@ -284,11 +292,23 @@ def render(
         "booleans with NaN, `int64`, `float64` with NaN. *Refused values*: the columns where a "
         "missing or unseen value is refused in every runtime, because scikit-learn raises on it.",
         "",
-        "| pipeline | data | parity passed | rows compared | max abs error | max rel error | "
-        "refused values | tests |",
-        "|---|---|---|---:|---:|---:|---|---|",
+        "Every one of these graphs also runs in Node.js (onnxruntime-node) and in a browser "
+        "(onnxruntime-web in headless Chromium) and agrees with scikit-learn there: "
+        "`tests/parity/test_parity_support_cases.py` runs each case through onnxruntime, the ONNX "
+        "reference evaluator, Node.js and the browser.",
     ]
+    section = None
     for r in steps:
+        if r["section"] != section:
+            section = r["section"]
+            out += [
+                "",
+                f"### {section}",
+                "",
+                "| pipeline | data | parity passed | rows compared | max abs error | max rel "
+                "error | refused values | tests |",
+                "|---|---|---|---:|---:|---:|---|---|",
+            ]
         case = r["case"]
         refused_cells = ", ".join(f"`{c}`" for c in r["refused"]) or "none"
         out.append(
