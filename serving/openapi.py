@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pipeport.serving.model import ModelSchema
+from pipeport.serving.model import InputSpec, ModelSchema
 
 if TYPE_CHECKING:
     from pipeport.serving.state import ServingSettings
@@ -39,6 +39,48 @@ def _responses(ok: dict[str, Any], errors: tuple[str, ...]) -> dict[str, Any]:
     return responses
 
 
+_BOUND_WORDS = {
+    "greater_than": "greater than",
+    "greater_or_equal": "at least",
+    "less_than": "less than",
+    "less_or_equal": "at most",
+}
+
+
+def _column_schema(spec: InputSpec) -> dict[str, Any]:
+    """One raw column's JSON schema and description, as docs/onnx-contract.md states the rules."""
+    missing = "null = missing" if spec.missing_allowed else "missing values are refused (422)"
+    if spec.kind == "numeric":
+        if spec.values == "booleans":
+            column: dict[str, Any] = {"oneOf": [{"type": "number"}, {"type": "boolean"}]}
+            what = "numeric (booleans read as 1/0)"
+        else:
+            column, what = {"type": "number"}, "numeric"
+        parts = [what, missing]
+        if spec.unknown_categories == "error":
+            parts.append("accepted values: " + ", ".join(f"{c:g}" for c in spec.categories))
+        if spec.valid_range:
+            bounds = " and ".join(
+                f"{_BOUND_WORDS[k]} {v:g}" for k, v in sorted(spec.valid_range.items())
+            )
+            reason = f" ({spec.valid_range_reason})" if spec.valid_range_reason else ""
+            parts.append(f"must be {bounds}{reason}")
+    else:
+        column = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+        parts = [
+            f"categorical ({spec.values}; a number or boolean is read as its Python text)",
+            missing + ("" if not spec.missing_allowed else ', as is ""'),
+        ]
+        seen = ", ".join(map(str, spec.categories)) or "none recorded"
+        if spec.unknown_categories == "error":
+            parts.append(f"accepted values: {seen}; other values are refused (422)")
+        else:
+            parts.append(f"seen in training: {seen}; other values are accepted")
+    column["nullable"] = spec.missing_allowed
+    column["description"] = "; ".join(parts) + f" (ONNX input {spec.onnx_name!r})"
+    return column
+
+
 def build_openapi(schema: ModelSchema, settings: ServingSettings) -> dict[str, Any]:
     """The whole document, for the model `schema` and the limits in `settings`."""
     auth = settings.auth_token is not None
@@ -46,35 +88,21 @@ def build_openapi(schema: ModelSchema, settings: ServingSettings) -> dict[str, A
     body_errors = ("400", "401", "413", "415", "422") if auth else ("400", "413", "415", "422")
     read_errors = ("401",) if auth else ()
 
-    row_properties: dict[str, Any] = {}
-    for spec in schema.inputs:
-        if spec.kind == "numeric":
-            row_properties[spec.name] = {
-                "type": "number",
-                "nullable": True,
-                "description": f"numeric; null = missing (ONNX input {spec.onnx_name!r})",
-            }
-        else:
-            seen = ", ".join(spec.categories) or "none recorded"
-            row_properties[spec.name] = {
-                "type": "string",
-                "nullable": True,
-                "description": f"categorical; null = missing; seen in training: {seen}; "
-                "unseen values are accepted and ignored",
-            }
+    row_properties = {spec.name: _column_schema(spec) for spec in schema.inputs}
+    required = list(row_properties)
+    for name in schema.unused_columns:
+        row_properties[name] = {
+            "description": "a training column the pipeline does not read: accepted, ignored"
+        }
     if schema.task == "classification":
         label: dict[str, Any] = {"type": "integer"} if schema.label_is_int else {"type": "string"}
-        prediction = {
-            "type": "object",
-            "required": ["label", "probabilities"],
-            "properties": {
-                "label": label,
-                "probabilities": {
-                    "type": "object",
-                    "properties": {str(c): {"type": "number"} for c in schema.classes},
-                },
-            },
-        }
+        properties: dict[str, Any] = {"label": label}
+        if "probabilities" in schema.output_keys():
+            properties["probabilities"] = {
+                "type": "object",
+                "properties": {str(c): {"type": "number"} for c in schema.classes},
+            }
+        prediction = {"type": "object", "required": list(properties), "properties": properties}
         simple: dict[str, Any] = label
     else:
         prediction = {
@@ -89,7 +117,7 @@ def build_openapi(schema: ModelSchema, settings: ServingSettings) -> dict[str, A
         "Row": {
             "type": "object",
             "properties": row_properties,
-            "required": list(row_properties),
+            "required": required,
             "additionalProperties": False,
         },
         "Prediction": prediction,

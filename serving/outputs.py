@@ -1,7 +1,8 @@
 """onnxruntime outputs → prediction dicts, with the formatting decided once per model.
 
 A prediction is `{"label": …, "probabilities": {class: p, …}}` for classification (class keys
-are `str(class)`, in the order of `classes`) and `{"prediction": x}` for regression
+are `str(class)`, in the order of `classes`; `{"label": …}` alone for a classifier without
+probabilities, such as a hard vote) and `{"prediction": x}` for regression
 (docs/onnx-contract.md). JSON has no NaN, so a non-finite output value becomes null.
 """
 
@@ -20,11 +21,9 @@ class OutputFormatter:
 
     def __init__(self, schema: ModelSchema) -> None:
         self.task = schema.task
-        if schema.task == "classification":
-            # Order matters: format() unpacks in this order.
-            self.output_keys: tuple[str, ...] = ("label", "probabilities")
-        else:
-            self.output_keys = ("prediction",)
+        # Order matters: the methods below unpack outputs in this order.
+        self.output_keys: tuple[str, ...] = schema.output_keys()
+        self.labels_only = self.output_keys == ("label",)
         self.onnx_names = [schema.outputs[key] for key in self.output_keys]
         self.class_keys = tuple(str(c) for c in schema.classes)
         # For predictions_json: each class's label as JSON text (str and int labels only, so a
@@ -37,6 +36,8 @@ class OutputFormatter:
 
     def predictions(self, outputs: list[np.ndarray]) -> list[dict[str, Any]]:
         """One dict per row, in row order."""
+        if self.labels_only:
+            return [{"label": label} for label in outputs[0].reshape(-1).tolist()]
         if self.task == "classification":
             labels = outputs[0].reshape(-1).tolist()
             keys = self.class_keys
@@ -59,6 +60,8 @@ class OutputFormatter:
             if total - total != 0.0:  # some value is NaN or ±inf (or the sum overflowed)
                 return to_json(self.predictions(outputs))
             return "[" + ",".join([f'{{"prediction":{v!r}}}' for v in values]) + "]"
+        if self.labels_only:
+            return to_json(self.predictions(outputs))
         labels = outputs[0].reshape(-1).tolist()
         probabilities = outputs[1].tolist()
         total = sum(map(sum, probabilities))
@@ -89,12 +92,16 @@ class OutputFormatter:
 
     def csv_header(self) -> list[str]:
         """Column names for batch output, after the row number."""
+        if self.labels_only:
+            return ["label"]
         if self.task == "classification":
             return ["label", *(f"probability_{key}" for key in self.class_keys)]
         return ["prediction"]
 
     def csv_rows(self, outputs: list[np.ndarray]) -> list[list[Any]]:
         """Rows of values matching `csv_header()`; non-finite values as empty fields."""
+        if self.labels_only:
+            return [[label] for label in outputs[0].reshape(-1).tolist()]
         if self.task == "classification":
             labels = outputs[0].reshape(-1).tolist()
             return [

@@ -167,12 +167,12 @@ def input_types(state: ServingState) -> dict[str, str]:
 
 def output_types(state: ServingState) -> dict[str, tuple[str, list[int]]]:
     schema = state.model.schema
-    if schema.task == "classification":
-        return {
-            "label": ("INT64" if schema.label_is_int else "BYTES", [-1]),
-            "probabilities": ("FP64", [-1, len(schema.classes)]),
-        }
-    return {"prediction": ("FP64", [-1, 1])}
+    types = {
+        "label": ("INT64" if schema.label_is_int else "BYTES", [-1]),
+        "probabilities": ("FP64", [-1, len(schema.classes)]),
+        "prediction": ("FP64", [-1, 1]),
+    }
+    return {key: types[key] for key in schema.output_keys()}
 
 
 def _dumps(value: Any) -> bytes:
