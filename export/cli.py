@@ -152,8 +152,11 @@ def read_raw(path: Path) -> Any:
         raise CLIError(f"cannot read {path}: {exc}") from None
 
 
-def _artifacts(args: argparse.Namespace) -> tuple[Any, Any, str, str, dict[str, Any], Path]:
-    """(pipeline, sample, name, version, training record, output path) of either form."""
+def _artifacts(
+    args: argparse.Namespace,
+) -> tuple[Any, Any, str, str, dict[str, Any], Path, dict[str, Any] | None]:
+    """(pipeline, sample, name, version, training record, output path, numeric ranges) of either
+    form; the ranges are the training rows' (DIR/train_manifest.json), None for --pipeline."""
     from pipeport.cli import CLIError
 
     if args.pipeline is not None:
@@ -167,7 +170,7 @@ def _artifacts(args: argparse.Namespace) -> tuple[Any, Any, str, str, dict[str, 
         name = args.name or args.pipeline.stem
         out = args.out or args.pipeline.with_name(f"{name}.onnx")
         pipeline = load_pipeline(args.pipeline)
-        return pipeline, read_raw(args.sample), name, args.model_version or "1", {}, out
+        return pipeline, read_raw(args.sample), name, args.model_version or "1", {}, out, None
     if args.dir is None:
         raise CLIError("give DIR (artifacts of `pipeport train`) or --pipeline FILE.joblib")
     if args.sample is not None or args.name is not None:
@@ -196,7 +199,21 @@ def _artifacts(args: argparse.Namespace) -> tuple[Any, Any, str, str, dict[str, 
     name = manifest.get("name") or directory.resolve().name
     version = args.model_version or str(manifest.get("version", "1"))
     out = args.out or directory / ONNX_FILE
-    return load_pipeline(pipeline_path), read_raw(holdout_path), name, version, training, out
+    pipeline, sample = load_pipeline(pipeline_path), read_raw(holdout_path)
+    return pipeline, sample, name, version, training, out, training_ranges(manifest)
+
+
+def training_ranges(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """`{column: (min, max)}` of the training rows, from train_manifest.json's "features": the
+    inputs' min/max in the file are the training data's, not the held-out sample's."""
+    features = manifest.get("features")
+    if not isinstance(features, list):
+        return None
+    return {
+        str(f["name"]): (f.get("min"), f.get("max"))
+        for f in features
+        if isinstance(f, dict) and "name" in f and ("min" in f or "max" in f)
+    }
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -206,7 +223,7 @@ def run_export(args: argparse.Namespace) -> int:
     if args.rows < 0:
         raise CLIError("--rows must be 0 or more")
     import_modules(args.imports)
-    pipeline, sample, name, version, training, out = _artifacts(args)
+    pipeline, sample, name, version, training, out, ranges = _artifacts(args)
 
     from pipeport.errors import ParityError, UnsupportedStepError
     from pipeport.export.onnx_export import read_metadata, to_onnx
@@ -228,6 +245,7 @@ def run_export(args: argparse.Namespace) -> int:
             seed=args.seed,
             force=args.force,
             training=training,
+            ranges=ranges,
         )
     except ParityError as exc:
         print(str(exc), file=sys.stderr)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -132,16 +133,29 @@ def _graph_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name) or "pipeline"
 
 
+#: A numeric column's (min, max): the values its training rows held.
+Ranges = Mapping[str, tuple[float | None, float | None]]
+
+
 def contract_schema(
-    conversion: Conversion, rules: dict[str, ColumnRules], name: str, version: str
+    conversion: Conversion,
+    rules: dict[str, ColumnRules],
+    name: str,
+    version: str,
+    ranges: Ranges | None = None,
 ) -> ModelSchema:
+    """The file's schema. A numeric input's min/max are `ranges[column]` where given (the
+    training rows': what drift monitoring compares requests with), else the sample's."""
     inputs = []
     for column in conversion.used:
         rule = rules[column.name]
         kind = CATEGORICAL if column.chosen == STRING else NUMERIC
-        low, high = (
-            numeric_range(conversion.frame[column.name]) if kind == NUMERIC else (None, None)
-        )
+        low, high = None, None
+        if kind == NUMERIC:
+            if ranges is not None and column.name in ranges:
+                low, high = _checked_range(column.name, ranges[column.name])
+            else:
+                low, high = numeric_range(conversion.frame[column.name])
         inputs.append(
             InputSpec(
                 name=column.name,
@@ -169,6 +183,18 @@ def contract_schema(
         label_is_int=classes_are_integers(conversion.classes),
         unused_columns=tuple(conversion.unused),
     )
+
+
+def _checked_range(column: str, bounds: Any) -> tuple[float | None, float | None]:
+    try:
+        low, high = bounds
+        low = None if low is None else float(low)
+        high = None if high is None else float(high)
+    except (TypeError, ValueError):
+        raise ValueError(f"ranges[{column!r}] must be (min, max) numbers, got {bounds!r}") from None
+    if low is not None and high is not None and not low <= high:
+        raise ValueError(f"ranges[{column!r}]: min {low!r} is above max {high!r}")
+    return low, high
 
 
 def session(model: onnx.ModelProto) -> ort.InferenceSession:
@@ -240,17 +266,31 @@ def to_onnx(
     seed: int = 0,
     force: bool = False,
     training: dict[str, Any] | None = None,
+    ranges: Ranges | None = None,
 ) -> onnx.ModelProto:
     """Convert a fitted pipeline and prove it: the returned graph agrees with scikit-learn on the
     sample rows and on `generated_rows` generated raw rows, or ParityError is raised (unless
     `force`, which records the failure in the metadata instead). UnsupportedStepError names a
-    step that cannot be exported, why, and what to do."""
+    step that cannot be exported, why, and what to do.
+
+    `ranges`: `{column: (min, max)}` of the numeric columns' training values, recorded as the
+    inputs' `min`/`max` (what `pipeport serve` counts requests outside of, for drift). Columns
+    it leaves out take the sample's range; pass the training rows' when the sample is held-out
+    rows (`pipeport export DIR` passes train_manifest.json's)."""
     import warnings
 
     with warnings.catch_warnings():  # the steps' warnings on probe and stress rows are expected
         warnings.simplefilter("ignore")
         return _to_onnx(
-            pipeline, sample_raw_dataframe, name, version, generated_rows, seed, force, training
+            pipeline,
+            sample_raw_dataframe,
+            name,
+            version,
+            generated_rows,
+            seed,
+            force,
+            training,
+            ranges,
         )
 
 
@@ -263,11 +303,12 @@ def _to_onnx(
     seed: int,
     force: bool,
     training: dict[str, Any] | None,
+    ranges: Ranges | None = None,
 ) -> onnx.ModelProto:
     conversion = Conversion(pipeline, sample_raw_dataframe, name)
     model = conversion.model
     rules = column_rules(pipeline, conversion.frame, conversion.columns, conversion.by_name)
-    schema = contract_schema(conversion, rules, name, version)
+    schema = contract_schema(conversion, rules, name, version, ranges)
     sample = _admissible(conversion.frame, schema)
     frame = concat_like(
         [sample, generate_raw_rows(conversion.frame, schema, generated_rows, seed)],

@@ -63,7 +63,7 @@ def _metadata(name: str, task: str, inputs: list[dict[str, Any]], **extra: Any) 
     return json.dumps(doc, ensure_ascii=False)
 
 
-def _numeric(name: str, onnx_name: str) -> dict[str, Any]:
+def _numeric(name: str, onnx_name: str, **training_range: float) -> dict[str, Any]:
     return {
         "name": name,
         "onnx_name": onnx_name,
@@ -71,6 +71,7 @@ def _numeric(name: str, onnx_name: str) -> dict[str, Any]:
         "onnx_type": "tensor(double)",
         "missing_allowed": True,
         "missing_value": "NaN",
+        **training_range,  # min, max: the training rows' (docs/onnx-contract.md)
     }
 
 
@@ -158,7 +159,7 @@ def build_species_classifier(int_labels: bool = False) -> onnx.ModelProto:
         "species-int" if int_labels else "species",
         "classification",
         [
-            _numeric("bill length (mm)", "bill_length__mm_"),
+            _numeric("bill length (mm)", "bill_length__mm_", min=33.1, max=59.6),
             _categorical("island", "island", ISLANDS),
         ],
         classes=classes,

@@ -95,6 +95,9 @@ def test_demo_page_builds_the_form_from_metadata_and_predicts(
             page.goto(f"{base}/web/index.html?model={MODEL_URL_PATH}")
             page.wait_for_selector("#row-form:not([hidden])", timeout=60_000)
             assert "species v1" in page.inner_text("#model-info")
+            # the training range from the metadata's min/max is the numeric field's placeholder
+            bill = page.get_by_label("bill length (mm)")
+            assert bill.get_attribute("placeholder") == "33.1 … 59.6"
             page.get_by_label("bill length (mm)").fill("48.25")
             page.get_by_label("island").fill("Biscoe")
             page.get_by_role("button", name="Predict").click()
@@ -143,6 +146,8 @@ def test_demo_page_loads_a_local_file_and_reports_bad_input(
             page.goto(f"{base}/web/index.html")
             page.set_input_files("#model-file", str(model_dir / "mass.onnx"))
             page.wait_for_selector("#row-form:not([hidden])", timeout=60_000)
+            # no min/max in its metadata: no range shown (not "undefined … undefined")
+            assert page.get_by_label("flipper.length").get_attribute("placeholder") is None
             page.get_by_label("flipper.length").fill("200")  # sex left empty: sent as null
             page.get_by_role("button", name="Predict").click()
             page.wait_for_selector("#result h2")

@@ -130,6 +130,45 @@ def test_cli_classification_metadata_describes_the_file(species):
     _no_timestamps(meta)
 
 
+def test_cli_numeric_ranges_are_the_training_rows_not_the_held_out_rows(species):
+    """min/max in the file are what training saw (train_manifest.json), which drift monitoring
+    compares requests with; the held-out rows span less (the control: they differ here)."""
+    _config, out, _raw = species
+    meta = _metadata(out / ONNX)
+    manifest = json.loads((out / "train_manifest.json").read_text())
+    training = {f["name"]: (f["min"], f["max"]) for f in manifest["features"] if "min" in f}
+    holdout = pd.read_csv(out / "holdout.csv")
+    numeric = [i for i in meta["inputs"] if i["kind"] == "numeric"]
+    assert numeric
+    for entry in numeric:
+        assert (entry["min"], entry["max"]) == training[entry["name"]], entry["name"]
+    held_out = {i["name"]: (holdout[i["name"]].min(), holdout[i["name"]].max()) for i in numeric}
+    assert any(held_out[name] != training[name] for name in held_out)
+
+
+def test_to_onnx_takes_numeric_ranges_and_defaults_to_the_samples():
+    from sklearn.linear_model import LogisticRegression
+
+    import pipeport
+
+    X = pd.DataFrame({"x0": [0.5, 1.5, 2.0, 3.25, 4.0, 5.5], "x1": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]})
+    pipeline = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())])
+    pipeline.fit(X, [0, 0, 0, 1, 1, 1])
+    low, high = float(X["x0"].min()), float(X["x0"].max())
+    default = pipeport.read_metadata(pipeport.to_onnx(pipeline, X, "r", generated_rows=0))
+    given = pipeport.read_metadata(
+        pipeport.to_onnx(pipeline, X, "r", generated_rows=0, ranges={"x0": (-100, 100.5)})
+    )
+    by_name = {i["name"]: i for i in default["inputs"]}
+    assert (by_name["x0"]["min"], by_name["x0"]["max"]) == (low, high)
+    given_by_name = {i["name"]: i for i in given["inputs"]}
+    assert (given_by_name["x0"]["min"], given_by_name["x0"]["max"]) == (-100, 100.5)
+    for name in set(by_name) - {"x0"}:  # columns not in `ranges` keep the sample's
+        assert given_by_name[name]["min"] == by_name[name]["min"]
+    with pytest.raises(ValueError, match="min 2.0 is above max 1.0"):
+        pipeport.to_onnx(pipeline, X, "r", generated_rows=0, ranges={"x0": (2, 1)})
+
+
 def test_cli_regression_metadata_has_prediction_and_no_classes(body_mass):
     config, out, raw = body_mass
     meta = _check_common_metadata(config, out, raw, "regression")
