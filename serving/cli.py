@@ -121,20 +121,32 @@ def register(subparsers: Any) -> None:
 
     predict = subparsers.add_parser(
         "predict",
-        help="score a CSV, JSONL or Parquet file offline",
+        help="score a CSV, JSONL or Parquet file offline (or many, on a Dask cluster)",
         description=(
             "Score every row of an input file with MODEL.onnx, using the same validation as "
             "the server. CSV: a header of raw column names, an empty field is missing. JSONL: "
             "one raw row (JSON object) per line. Parquet needs pyarrow. Output: a CSV with the "
             "input row number (from 0), the label and one probability column per class, or "
-            "the prediction."
+            "the prediction. With --engine dask, CSV or Parquet files too big for one machine "
+            "are scored on a Dask cluster by the same rules, into a directory of part files "
+            "(docs/batch.md)."
         ),
     )
     predict.add_argument("model", metavar="MODEL.onnx", help="file written by `pipeport export`")
     predict.add_argument(
-        "--input", required=True, metavar="ROWS", help="rows.csv, rows.jsonl or rows.parquet"
+        "--input",
+        required=True,
+        metavar="ROWS",
+        help="rows.csv, rows.jsonl or rows.parquet; with --engine dask also a directory or a "
+        "quoted glob of .csv or .parquet files ('data/*.parquet'), rows numbered through the "
+        "files in path order",
     )
-    predict.add_argument("--output", required=True, metavar="PREDS.csv")
+    predict.add_argument(
+        "--output",
+        required=True,
+        metavar="PREDS.csv",
+        help="the output CSV; with --engine dask a new (or empty) directory for part files",
+    )
     predict.add_argument(
         "--chunk-size",
         type=_positive,
@@ -150,14 +162,66 @@ def register(subparsers: Any) -> None:
         "--threads",
         type=_positive,
         default=None,
-        help="onnxruntime threads for scoring (default: one per core; results do not depend "
-        "on it beyond float rounding of sums)",
+        help="onnxruntime threads for scoring (default: one per core; with --engine dask one "
+        "per worker; results do not depend on it beyond float rounding of sums)",
     )
     predict.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
         default="auto",
         help="progress bar on stderr (auto: when stderr is a terminal)",
+    )
+    predict.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="local: this process (default); dask: a Dask cluster, started here (LocalCluster) "
+        "or reached with --scheduler; needs the dask extra: pip install 'pipeport[dask]'",
+    )
+    dask = predict.add_argument_group(
+        "--engine dask",
+        "One onnxruntime session per worker process, built from the model's bytes sent once. "
+        "Each partition is written as DIR/part-NNNNN.parquet (or .csv) with the input row "
+        "number in `row`; DIR/_pipeport.json is written last. Bad rows are reported as the "
+        "local engine reports them, and then nothing is left in DIR.",
+    )
+    dask.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a running Dask scheduler (tcp://host:8786) whose workers have pipeport[dask] and "
+        "see the input and output paths (shared storage); default: a LocalCluster here",
+    )
+    dask.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="LocalCluster worker processes (default: one per core)",
+    )
+    dask.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        default=None,
+        help="LocalCluster memory per worker, e.g. 2GiB (default: the machine's memory "
+        "divided among the workers)",
+    )
+    dask.add_argument(
+        "--keep-columns",
+        metavar="COL,...",
+        default=None,
+        help="input columns copied to the output beside `row` (ids, keys)",
+    )
+    dask.add_argument(
+        "--output-format",
+        choices=("parquet", "csv"),
+        default=None,
+        help="part file format (default: parquet; csv is the local engine's format)",
+    )
+    dask.add_argument(
+        "--partition-rows",
+        type=_positive,
+        default=None,
+        help="rows per partition (default: 100000; Parquet: whole row groups, CSV: the byte "
+        "size of that many rows); a worker holds about one partition's chunk at a time",
     )
     predict.set_defaults(run=run_predict)
 
@@ -265,10 +329,31 @@ def _run_gunicorn(app: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+#: Options of --engine dask (None unless given).
+_DASK_ONLY = (
+    "scheduler",
+    "workers",
+    "memory_limit",
+    "keep_columns",
+    "output_format",
+    "partition_rows",
+)
+
+
 def run_predict(args: argparse.Namespace) -> int:
     import sys
 
     from pipeport.cli import CLIError
+
+    if args.engine == "dask":
+        # Only this engine imports dask and pandas (pipeport/dask_batch.py), never the server.
+        from pipeport import dask_batch
+
+        return dask_batch.run(args)
+    given = [name for name in _DASK_ONLY if getattr(args, name) is not None]
+    if given:
+        raise CLIError(f"--{given[0].replace('_', '-')} needs --engine dask")
+
     from pipeport.serving.batch import BatchError, predict_file
     from pipeport.serving.model import ModelLoadError, load_model
 
