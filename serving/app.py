@@ -21,9 +21,9 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
-from pipeport.serving import fastpath, mlflow, v1, v2
+from pipeport.serving import drift, fastpath, mlflow, predlog, shadow, v1, v2
 from pipeport.serving.errors import ApiError
-from pipeport.serving.metrics import SharedMetrics
+from pipeport.serving.metrics import Counter, SharedMetrics
 from pipeport.serving.model import LoadedModel, load_model
 from pipeport.serving.outputs import OutputFormatter, to_json
 from pipeport.serving.state import STATE_KEY, ServingSettings, ServingState, current_state
@@ -64,16 +64,36 @@ def create_app(model_path: str | Path, settings: ServingSettings | None = None) 
 def build_state(
     model: LoadedModel, settings: ServingSettings, metrics: SharedMetrics | None = None
 ) -> ServingState:
-    """Everything derived from `model` once: formatter, model info, every protocol's documents."""
+    """Everything derived from `model` once: formatter, model info, every protocol's documents,
+    drift rules, the prediction log (its directory created) and the shadow model (loaded).
+
+    Raises `serving.model.ModelLoadError` (a bad shadow model) and
+    `serving.predlog.PredictionLogError` (a log directory that cannot be written)."""
     schema = model.schema
+    second = shadow.Shadow(load_model(settings.shadow_model)) if settings.shadow_model else None
+    if second is not None and settings.log is None:
+        raise ValueError("a shadow model needs the prediction log (its outputs are logged)")
+    counters: list[Counter] = drift.counters(schema) if settings.drift else []
+    if settings.log is not None:
+        counters += predlog.counters()
+        if second is not None:
+            counters += shadow.counters()
+    metrics = metrics or SharedMetrics(ENDPOINTS, counters)
+    formatter = OutputFormatter(schema)
+    model_json = to_json({"name": schema.name, "version": schema.version, "sha256": model.sha256})
+    prediction_log = None
+    if settings.log is not None:
+        models = [model] if second is None else [model, second.model]
+        predlog.prepare_directory(settings.log.directory, models)
+        prediction_log = predlog.PredictionLog(settings.log, model_json, formatter, metrics, second)
     state = ServingState(
         model=model,
         settings=settings,
-        formatter=OutputFormatter(schema),
-        metrics=metrics or SharedMetrics(ENDPOINTS),
-        model_json=to_json(
-            {"name": schema.name, "version": schema.version, "sha256": model.sha256}
-        ),
+        formatter=formatter,
+        metrics=metrics,
+        model_json=model_json,
+        drift=drift.DriftMonitor(schema, metrics) if settings.drift else None,
+        prediction_log=prediction_log,
     )
     for protocol in PROTOCOLS:
         documents: Callable[[ServingState], dict[str, bytes]] | None = getattr(

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeport.serving.errors import ApiError
 from pipeport.serving.fastpath import TRIED_KEY, fast_routes, try_fast
+from pipeport.serving.requestid import ENVIRON_KEY, HEADER, request_id
 from pipeport.serving.state import JSON, STATE_KEY, ServingState
 
 if TYPE_CHECKING:
@@ -98,6 +99,16 @@ class RsgiBridge:
             TRIED_KEY: True,
         }
 
+    def __rsgi_init__(self, _loop: Any) -> None:
+        """granian calls this in each worker, after the fork, before the first request."""
+        state: ServingState = self._extensions[STATE_KEY]
+        state.start_worker()
+
+    def __rsgi_del__(self, _loop: Any) -> None:
+        """granian calls this in each worker once it has stopped serving (SIGTERM, Ctrl-C)."""
+        state: ServingState = self._extensions[STATE_KEY]
+        state.close()
+
     async def __call__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":  # websockets are off; nothing else reaches an RSGI app
             return
@@ -105,11 +116,12 @@ class RsgiBridge:
         state: ServingState = self._extensions[STATE_KEY]
         headers = scope.headers
         method, path = scope.method, scope.path
+        rid = request_id(headers.get("x-request-id"))
         limit = state.settings.max_body_bytes
         length = headers.get("content-length")
         body = b""
         if length is not None and length.isdigit() and int(length) > limit:
-            return self._refuse(state, protocol, path, start, _too_large(limit))
+            return self._refuse(state, protocol, path, start, _too_large(limit), rid)
         if length not in (None, "0") or headers.get("transfer-encoding") is not None:
             task = asyncio.current_task()
             assert task is not None
@@ -126,25 +138,28 @@ class RsgiBridge:
                     "body_timeout",
                     f"the request body did not arrive within {self._body_timeout:g} s",
                 )
-                return self._refuse(state, protocol, path, start, error)
+                return self._refuse(state, protocol, path, start, error, rid)
             except _TooLarge:
-                return self._refuse(state, protocol, path, start, _too_large(limit))
+                return self._refuse(state, protocol, path, start, _too_large(limit), rid)
             except Exception:  # noqa: BLE001 (the client went away: nobody to answer)
                 return None
             finally:
                 self._deadlines.done(task)
         route = self._routes.match(method, path)
         if route is not None and state.settings.fast_path:
-            answer = try_fast(state, route, path, headers.get, body)
+            answer = try_fast(state, route, path, headers.get, body, rid)
             if answer is not None:
-                protocol.response_bytes(200, answer.headers(), answer.payload)
+                protocol.response_bytes(200, answer.headers(rid), answer.payload)
                 return None
-        status, response_headers, payload = self._call_wsgi(scope, headers, body)
+        status, response_headers, payload = self._call_wsgi(scope, headers, body, rid)
         protocol.response_bytes(status, response_headers, payload)
         return None
 
-    def _call_wsgi(self, scope: Any, headers: Any, body: bytes) -> tuple[int, list[Any], bytes]:
+    def _call_wsgi(
+        self, scope: Any, headers: Any, body: bytes, rid: str
+    ) -> tuple[int, list[Any], bytes]:
         environ = dict(self._base)
+        environ[ENVIRON_KEY] = rid
         server, _, port = scope.server.rpartition(":")
         environ.update(
             {
@@ -186,18 +201,23 @@ class RsgiBridge:
         except Exception:  # the Flask app answers its own errors; this is a bug in ours
             log.exception("unexpected error in the WSGI app on %s %s", scope.method, scope.path)
             error = ApiError(500, "internal_error", "internal server error")
-            return 500, [("Content-Type", JSON)], error.body()
+            return 500, [("Content-Type", JSON), (HEADER, rid)], error.body()
         status, response_headers = started[-1]
         return int(status[:3]), response_headers, payload
 
     @staticmethod
     def _refuse(
-        state: ServingState, protocol: Any, path: str, start: float, error: ApiError
+        state: ServingState, protocol: Any, path: str, start: float, error: ApiError, rid: str
     ) -> None:
         """Answer before the app runs (and close: the rest of the body is not read)."""
         oip = path == "/v2" or path.startswith("/v2/")
         body = error.body(state.settings.max_error_details, oip)
-        headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), _CLOSE]
+        headers = [
+            ("Content-Type", JSON),
+            ("Content-Length", str(len(body))),
+            (HEADER, rid),
+            _CLOSE,
+        ]
         protocol.response_bytes(error.status, headers, body)
         state.metrics.observe("other", error.status, time.perf_counter() - start)
 

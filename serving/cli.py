@@ -117,6 +117,48 @@ def register(subparsers: Any) -> None:
         help="open gunicorn's control socket at PATH (default: none)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    monitoring = serve.add_argument_group(
+        "prediction log and shadow model (docs/operations.md)",
+        "Every answered prediction request (or a sample) is appended, off the request path, "
+        "to JSON Lines files in DIR, one per worker: its X-Request-ID, time, model name, "
+        "version and sha256, the raw rows as received and the predictions returned. Read "
+        "them with any JSON tool, replay them against scikit-learn with `pipeport replay`, "
+        "compare two versions with `pipeport diff`.",
+    )
+    monitoring.add_argument(
+        "--log-predictions",
+        metavar="DIR",
+        help="log answered prediction requests to DIR (created if missing)",
+    )
+    monitoring.add_argument(
+        "--log-sample",
+        type=_fraction,
+        default=1.0,
+        metavar="RATE",
+        help="fraction of requests logged, drawn at random (0 < RATE <= 1; default: %(default)s)",
+    )
+    monitoring.add_argument(
+        "--log-max-bytes",
+        type=_positive,
+        default=64 * 1024 * 1024,
+        metavar="N",
+        help="start a new file when a worker's file would pass N bytes (default: %(default)s)",
+    )
+    monitoring.add_argument(
+        "--log-queue",
+        type=_positive,
+        default=10_000,
+        metavar="N",
+        help="requests a worker holds for its log writer; when full, requests are not logged "
+        "(counted in /metrics as pipeport_prediction_log_dropped_total; default: %(default)s)",
+    )
+    monitoring.add_argument(
+        "--shadow",
+        metavar="OLD.onnx",
+        help="also run this model on the rows of every logged request and log its predictions "
+        "beside the served model's (for `pipeport diff --shadow-log`); the answer is always "
+        "MODEL's, and nothing the shadow does affects it (needs --log-predictions)",
+    )
     serve.set_defaults(run=run_serve)
 
     predict = subparsers.add_parser(
@@ -236,6 +278,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -265,23 +317,40 @@ def read_token(path: str) -> str:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from pipeport.cli import CLIError
     from pipeport.serving.app import ServingSettings, create_app_for_model
     from pipeport.serving.granian_app import PortInUse, check_port_free
     from pipeport.serving.model import ModelLoadError, load_model
+    from pipeport.serving.predlog import LogSettings, PredictionLogError
 
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port must be between 0 and 65535, got {args.port}")
+    if args.shadow and not args.log_predictions:
+        raise CLIError("--shadow needs --log-predictions DIR: the shadow's predictions are logged")
     token = read_token(args.auth_token_file) if args.auth_token_file else None
+    log = None
+    if args.log_predictions:
+        log = LogSettings(
+            directory=Path(args.log_predictions),
+            sample=args.log_sample,
+            max_bytes=args.log_max_bytes,
+            queue_size=args.log_queue,
+        )
+    settings = ServingSettings(
+        max_body_bytes=args.max_body_bytes,
+        max_rows=args.max_rows,
+        auth_token=token,
+        log=log,
+        shadow_model=args.shadow,
+    )
     try:
         check_port_free(args.host, args.port)  # before the model loads: say it at once
         model = load_model(args.model)
-    except (ModelLoadError, PortInUse) as exc:
+        app = create_app_for_model(model, settings)
+    except (ModelLoadError, PortInUse, PredictionLogError) as exc:
         raise CLIError(str(exc)) from None
-    settings = ServingSettings(
-        max_body_bytes=args.max_body_bytes, max_rows=args.max_rows, auth_token=token
-    )
-    app = create_app_for_model(model, settings)
     try:
         if args.server == "gunicorn":
             return _run_gunicorn(app, args)

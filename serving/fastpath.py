@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipeport.serving.payloads import HeaderLookup
+from pipeport.serving.predlog import Record
+from pipeport.serving.requestid import ENVIRON_KEY, HEADER, request_id
 from pipeport.serving.state import STATE_KEY, ServingState
 
 if TYPE_CHECKING:
@@ -36,19 +38,23 @@ WSGIApp = Callable[..., Iterable[bytes]]
 
 
 class Answer(NamedTuple):
-    """A successful response: its media type, body, extra headers, and the rows scored."""
+    """A successful response: its media type, body, extra headers, the rows scored, and what
+    drift counting and the prediction log take from it (serving.predlog.Record)."""
 
     content_type: str
     payload: bytes
     rows: int
     extra_headers: tuple[tuple[str, str], ...] = ()
+    record: Record | None = None
 
-    def headers(self) -> list[tuple[str, str]]:
-        """The header list Flask would send for this answer (same names, same order)."""
+    def headers(self, request_id: str) -> list[tuple[str, str]]:
+        """The header list Flask sends for this answer (same names, same order): the request
+        id comes last, as `timed` adds it to every response Flask makes."""
         return [
             ("Content-Type", self.content_type),
             ("Content-Length", str(len(self.payload))),
             *self.extra_headers,
+            (HEADER, request_id),
         ]
 
 
@@ -108,7 +114,12 @@ def bearer_ok(expected: str | None, authorization: str | None) -> bool:
 
 
 def try_fast(
-    state: ServingState, route: FastRoute, path: str, header: HeaderLookup, body: bytes
+    state: ServingState,
+    route: FastRoute,
+    path: str,
+    header: HeaderLookup,
+    body: bytes,
+    request_id: str,
 ) -> Answer | None:
     """The route's answer, or None when Flask must answer (bad token, any error)."""
     if not bearer_ok(state.settings.auth_token, header("authorization")):
@@ -118,6 +129,7 @@ def try_fast(
         answer = route.handler(state, path, header, lambda: body)
     except Exception:  # noqa: BLE001 (Flask answers it: the one place errors are made)
         return None
+    state.after_answer(request_id, answer.record)
     state.metrics.observe(route.endpoint, 200, time.perf_counter() - start, answer.rows)
     return answer
 
@@ -152,30 +164,35 @@ def front_door(app: Flask, flask_app: WSGIApp) -> WSGIApp:
         ):
             return flask_app(environ, start_response)
         data = environ["wsgi.input"].read(int(length))
+        rid = environ[ENVIRON_KEY] = request_id(environ.get("HTTP_X_REQUEST_ID"))
         answer = try_fast(
-            state, route, environ.get("PATH_INFO", ""), _environ_header(environ), data
+            state, route, environ.get("PATH_INFO", ""), _environ_header(environ), data, rid
         )
         if answer is None:
             environ["wsgi.input"] = io.BytesIO(data)
             environ["CONTENT_LENGTH"] = str(len(data))
             return flask_app(environ, start_response)
-        start_response("200 OK", answer.headers())
+        start_response("200 OK", answer.headers(rid))
         return [answer.payload]
 
     return wsgi
 
 
 def timed(app: Flask, wsgi_app: WSGIApp) -> WSGIApp:
-    """Count and time every request Flask answers (404s and errors included)."""
+    """Count and time every request Flask answers (404s and errors included), and give each
+    answer its `X-Request-ID` (the one a front door chose, the client's, or a new one)."""
     extensions = app.extensions
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         start = time.perf_counter()
         seen: list[str] = []
+        rid = environ.get(ENVIRON_KEY)
+        if rid is None:
+            rid = environ[ENVIRON_KEY] = request_id(environ.get("HTTP_X_REQUEST_ID"))
 
         def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
             seen.append(status)
-            return start_response(status, headers, exc_info)
+            return start_response(status, [*headers, (HEADER, rid)], exc_info)
 
         result = wsgi_app(environ, recording_start_response)
         endpoint = environ.get("pipeport.endpoint", "other")

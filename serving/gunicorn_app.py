@@ -74,14 +74,21 @@ class GunicornSettings:
         return options
 
 
-def _leave_worker(_arbiter: Any, worker: Any) -> None:
-    """gunicorn's worker_exit hook: in the worker itself, exit now with the status it was
-    exiting with (see the module docstring); in the master (which calls it when it reaps a
-    worker) do nothing."""
+def _leave_worker(_arbiter: Any, worker: Any, before_exit: Any = None) -> None:
+    """gunicorn's worker_exit hook: in the worker itself, run `before_exit` (the prediction
+    log's last write) and exit now with the status it was exiting with (see the module
+    docstring); in the master (which calls it when it reaps a worker) do nothing."""
     import sys
 
     if os.getpid() != worker.pid:
         return
+    if before_exit is not None:
+        try:
+            before_exit()
+        except Exception:  # noqa: BLE001 (the worker leaves whatever happens)
+            import traceback
+
+            traceback.print_exc()
     exc = sys.exc_info()[1]
     code = 0
     if isinstance(exc, SystemExit):
@@ -122,7 +129,16 @@ def run_gunicorn(wsgi_app: Any, settings: GunicornSettings) -> None:
     """Serve until gunicorn's master is told to stop (SIGTERM/SIGINT)."""
     import gc
 
-    application = PipeportGunicorn(wsgi_app, settings.options())
+    options = settings.options()
+    extensions = getattr(wsgi_app, "extensions", None)
+    if extensions is not None and "pipeport" in extensions:  # our Flask app: close its log
+        state = extensions["pipeport"]
+
+        def leave_worker(arbiter: Any, worker: Any) -> None:
+            _leave_worker(arbiter, worker, before_exit=state.close)
+
+        options["worker_exit"] = leave_worker
+    application = PipeportGunicorn(wsgi_app, options)
     # No gc.collect() first: measured, it finds nothing to free here (the collector has run
     # during the imports) and costs ~20 ms of cold start.
     gc.freeze()  # see the module docstring: shared pages stay shared after fork

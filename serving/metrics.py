@@ -1,4 +1,4 @@
-"""Prometheus metrics, summed over every gunicorn worker, with no extra dependency.
+"""Prometheus metrics, summed over every worker process, with no extra dependency.
 
 Why not per-process counters: a scrape reaches one worker at random, so per-process numbers jump
 around and undercount. Why not prometheus_client's multiprocess mode: it needs a directory of
@@ -22,6 +22,7 @@ import tempfile
 import threading
 from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,10 +33,21 @@ MAX_SLOTS = 64
 _PID_BYTES = 8 * MAX_SLOTS
 
 
-class SharedMetrics:
-    """Request counts by endpoint and status, a latency histogram, rows predicted."""
+@dataclass(frozen=True)
+class Counter:
+    """One more counter, declared before the map is created: a Prometheus counter `name` with
+    fixed `labels` (drift per column, the prediction log, the shadow model)."""
 
-    def __init__(self, endpoints: Sequence[str]) -> None:
+    name: str
+    help: str
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+class SharedMetrics:
+    """Request counts by endpoint and status, a latency histogram, rows predicted, and the
+    `counters` declared at creation (each counted with `add`)."""
+
+    def __init__(self, endpoints: Sequence[str], counters: Sequence[Counter] = ()) -> None:
         self.endpoints = (*endpoints, "other")
         self._endpoint_index = {name: i for i, name in enumerate(self.endpoints)}
         self._status_index = {code: i for i, code in enumerate(STATUSES)}
@@ -44,7 +56,10 @@ class SharedMetrics:
         self._hist_at = n_end * n_status
         self._sum_at = self._hist_at + n_end * n_bucket
         self._rows_at = self._sum_at + n_end
-        self._stride = self._rows_at + 1
+        self._counters_at = self._rows_at + 1
+        self.counters = tuple(counters)
+        self._counter_index = {(c.name, c.labels): i for i, c in enumerate(self.counters)}
+        self._stride = self._counters_at + len(self.counters)
         self._n_status, self._n_bucket = n_status, n_bucket
         self._map = mmap.mmap(-1, _PID_BYTES + 8 * MAX_SLOTS * self._stride)
         self._pids = np.frombuffer(self._map, dtype=np.int64, count=MAX_SLOTS)
@@ -71,6 +86,29 @@ class SharedMetrics:
             if rows:
                 slot[self._rows_at] += rows
 
+    def counter_index(self, name: str, labels: tuple[tuple[str, str], ...] = ()) -> int:
+        """The index `add` takes for a declared counter; -1 when it was not declared."""
+        return self._counter_index.get((name, labels), -1)
+
+    def add(self, index: int, amount: float = 1.0) -> None:
+        """Add to a declared counter (any thread of this worker; a no-op for index -1)."""
+        if index < 0:
+            return
+        if self._owner != os.getpid():
+            self._claim_slot()
+        with self._thread_lock:
+            self._slot[self._counters_at + index] += amount
+
+    def value(self, index: int) -> float:
+        """A declared counter summed over every worker (for tests and the log's own checks)."""
+        return float(self._total()[self._counters_at + index]) if index >= 0 else 0.0
+
+    def _total(self) -> np.ndarray:
+        total = self._all.sum(axis=0)
+        if self._owner == os.getpid() and not _is_shared_row(self._slot, self._all):
+            total = total + self._slot
+        return total
+
     def _claim_slot(self) -> None:
         """Take a free slot, or the slot of a worker that has died (its counts carry on)."""
         pid = os.getpid()
@@ -89,9 +127,7 @@ class SharedMetrics:
 
     def render(self, model_labels: dict[str, str]) -> str:
         """The Prometheus text exposition format (version 0.0.4)."""
-        total = self._all.sum(axis=0)
-        if self._owner == os.getpid() and not _is_shared_row(self._slot, self._all):
-            total = total + self._slot
+        total = self._total()
         lines = [
             "# HELP pipeport_http_requests_total HTTP requests by endpoint and status code.",
             "# TYPE pipeport_http_requests_total counter",
@@ -142,6 +178,20 @@ class SharedMetrics:
             "# TYPE pipeport_workers_reporting gauge",
             f"pipeport_workers_reporting {int((self._pids != 0).sum())}",
         ]
+        groups: dict[str, list[int]] = {}  # a metric's samples together, as the format wants
+        for i, counter in enumerate(self.counters):
+            groups.setdefault(counter.name, []).append(i)
+        for name, indices in groups.items():
+            lines += [
+                f"# HELP {name} {self.counters[indices[0]].help}",
+                f"# TYPE {name} counter",
+            ]
+            for i in indices:
+                labels_text = ",".join(
+                    f'{key}="{_escape(value)}"' for key, value in self.counters[i].labels
+                )
+                series = f"{name}{{{labels_text}}}" if labels_text else name
+                lines.append(f"{series} {total[self._counters_at + i]:.0f}")
         return "\n".join(lines) + "\n"
 
 

@@ -18,6 +18,7 @@ from pipeport.serving.payloads import (
     require_json,
     rows_to_feeds,
 )
+from pipeport.serving.predlog import Record
 from pipeport.serving.state import ServingState
 from pipeport.serving.views import view
 
@@ -34,8 +35,10 @@ def invocations_answer(
     body = require_object(decode_json(read_body()))
     rows = mlflow_rows(body, state.settings.max_rows)
     feeds = rows_to_feeds(rows, state.model.schema)
-    values = state.formatter.simple(state.predict(feeds))
-    return Answer(JSON, f'{{"predictions":{to_json(values)}}}'.encode(), len(rows))
+    outputs = state.predict(feeds)
+    values = state.formatter.simple(outputs)
+    record = Record("invocations", rows, feeds, outputs)
+    return Answer(JSON, f'{{"predictions":{to_json(values)}}}'.encode(), len(rows), (), record)
 
 
 def register(app: Flask) -> None:

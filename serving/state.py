@@ -9,17 +9,22 @@ serving.app, which knows the protocol modules whose documents it pre-serialises)
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
+from pipeport.serving.drift import DriftMonitor
 from pipeport.serving.metrics import SharedMetrics
 from pipeport.serving.model import LoadedModel
 from pipeport.serving.outputs import OutputFormatter
+from pipeport.serving.predlog import LogSettings, PredictionLog, Record
 
 if TYPE_CHECKING:
     from flask import Flask
+
+log = logging.getLogger("pipeport.serving")
 
 STATE_KEY = "pipeport"
 JSON = "application/json"
@@ -35,6 +40,13 @@ class ServingSettings:
     max_error_details: int = 100
     # Answer well-formed prediction requests without Flask's request machinery (serving.fastpath).
     fast_path: bool = True
+    # Count missing, out-of-range and unseen values per raw column in /metrics (serving.drift).
+    drift: bool = True
+    # Log answered prediction requests to JSON Lines files (serving.predlog); None: no log.
+    log: LogSettings | None = None
+    # A second model run on the logged rows, its outputs logged beside the answer's
+    # (serving.shadow; needs `log`).
+    shadow_model: str | None = None
 
 
 @dataclass
@@ -49,10 +61,35 @@ class ServingState:
     # Pre-serialised documents, by name (metadata, openapi, v2_server, ...): filled by the
     # protocol modules when the state is built.
     documents: dict[str, bytes] = field(default_factory=dict)
+    drift: DriftMonitor | None = None
+    prediction_log: PredictionLog | None = None
 
     def predict(self, feeds: dict[str, Any]) -> list[Any]:
         """The single `session.run` of a request."""
         return self.model.run(self.formatter.onnx_names, feeds)
+
+    def after_answer(self, request_id: str, record: Record | None) -> None:
+        """Count drift and log a prediction that is being answered (both front doors call it
+        once per answered prediction request, so both paths count and log the same)."""
+        if record is None:
+            return
+        try:
+            if self.drift is not None:
+                self.drift.observe(record.feeds)
+            if self.prediction_log is not None:
+                self.prediction_log.submit(request_id, record)
+        except Exception:  # noqa: BLE001 (monitoring never changes an answer)
+            log.exception("drift counting or prediction logging failed")
+
+    def start_worker(self) -> None:
+        """In a worker process, after the fork: start what runs beside the requests."""
+        if self.prediction_log is not None:
+            self.prediction_log.start()
+
+    def close(self) -> None:
+        """In a worker process that is stopping: write what is queued for the log."""
+        if self.prediction_log is not None:
+            self.prediction_log.close()
 
 
 def state_of(app: Flask) -> ServingState:

@@ -15,6 +15,7 @@ from pipeport.serving import openapi
 from pipeport.serving.errors import decode_json, reject_unknown_keys, require_object
 from pipeport.serving.fastpath import Answer, fast_routes
 from pipeport.serving.payloads import JSON, HeaderLookup, require_json, rows_field, rows_to_feeds
+from pipeport.serving.predlog import Record
 from pipeport.serving.state import ServingState, current_state
 from pipeport.serving.views import json_response, view
 
@@ -32,9 +33,11 @@ def predict_answer(
         reject_unknown_keys(body, ("rows",), "request body")
     rows = rows_field(body.get("rows"), state.settings.max_rows)
     feeds = rows_to_feeds(rows, state.model.schema)
-    predictions = state.formatter.predictions_json(state.predict(feeds))
+    outputs = state.predict(feeds)
+    predictions = state.formatter.predictions_json(outputs)
     text = f'{{"model":{state.model_json},"predictions":{predictions}}}'
-    return Answer(JSON, text.encode(), len(rows))
+    record = Record("predict", rows, feeds, outputs, predictions)
+    return Answer(JSON, text.encode(), len(rows), (), record)
 
 
 def documents(state: ServingState) -> dict[str, bytes]:

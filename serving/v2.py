@@ -23,6 +23,7 @@ from pipeport.serving import tensors
 from pipeport.serving.errors import ApiError, decode_json, reject_unknown_keys, require_object
 from pipeport.serving.fastpath import Answer, fast_routes
 from pipeport.serving.payloads import JSON, HeaderLookup, media_type
+from pipeport.serving.predlog import Record
 from pipeport.serving.state import ServingState, current_state
 from pipeport.serving.views import json_response, view
 
@@ -138,7 +139,9 @@ def infer_answer(
         raise ApiError.from_row_errors(exc) from None
     types = output_types(state)
     wanted = tensors.requested_outputs(body, types)
-    results = dict(zip(state.formatter.output_keys, state.predict(feeds), strict=True))
+    model_outputs = state.predict(feeds)
+    record = Record("v2_infer", columns, feeds, model_outputs)
+    results = dict(zip(state.formatter.output_keys, model_outputs, strict=True))
     schema = state.model.schema
     response: dict[str, Any] = {"model_name": schema.name, "model_version": schema.version}
     if "id" in body:
@@ -153,9 +156,9 @@ def infer_answer(
     response["outputs"] = outputs
     head = _dumps(response)
     if not blobs:
-        return Answer(JSON, head, n)
+        return Answer(JSON, head, n, (), record)
     payload = b"".join([head, *blobs])
-    return Answer(OCTET_STREAM, payload, n, ((HEADER_LENGTH, str(len(head))),))
+    return Answer(OCTET_STREAM, payload, n, ((HEADER_LENGTH, str(len(head))),), record)
 
 
 def input_types(state: ServingState) -> dict[str, str]:

@@ -10,15 +10,22 @@ from flask import Response, request
 
 from pipeport.serving.fastpath import Answer
 from pipeport.serving.payloads import JSON
+from pipeport.serving.requestid import ENVIRON_KEY, request_id
 from pipeport.serving.state import current_state
 
 
 def respond(answer: Answer) -> Response:
-    """The Flask response for a handler's answer: what the fast path sends, byte for byte."""
+    """The Flask response for a handler's answer: what the fast path sends, byte for byte (and
+    drift counted and the prediction logged as the fast path does)."""
     response = Response(answer.payload, mimetype=answer.content_type)
     for name, value in answer.extra_headers:
         response.headers[name] = value
-    request.environ["pipeport.rows"] = answer.rows
+    environ = request.environ
+    environ["pipeport.rows"] = answer.rows
+    rid = environ.get(ENVIRON_KEY)
+    if rid is None:  # always set by serving.fastpath.timed; here for an app wired otherwise
+        rid = environ[ENVIRON_KEY] = request_id(request.headers.get("X-Request-ID"))
+    current_state().after_answer(rid, answer.record)
     return response
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from pipeport.serving.app import ServingSettings, create_app
 from pipeport.serving.model import ModelSchema
 from pipeport.serving.outputs import OutputFormatter
+from pipeport.serving.predlog import LogSettings
 
 ROW = {NUMERIC: 40.0, CATEGORICAL: "Dream"}
 TOKEN = "s3cret-token"
@@ -148,6 +150,22 @@ REQUESTS += [
 ]
 
 
+#: The requests of REQUESTS that are answered (200), and so logged.
+ANSWERED = {
+    "one row",
+    "rows with nulls, unseen and unicode categories",
+    "integer value",
+    "charset parameter",
+    "upper-case media type",
+    "MLflow records",
+    "MLflow split",
+    "V2 JSON",
+    "V2 versioned",
+    "V2 binary in and out",
+    "V2 no content type",
+}
+
+
 def _apps(path: Path, **settings: Any) -> tuple[Any, Any]:
     limits = {"max_rows": 5, "max_body_bytes": 4096, **settings}
     fast = create_app(path, ServingSettings(**limits))
@@ -169,7 +187,10 @@ def _flask_calls(app: Any) -> list[str]:
 
 
 def _send(app: Any, path: str, data: bytes, headers: dict[str, str]) -> Any:
-    headers = {"Content-Type": JSON, **headers}
+    # the same X-Request-ID to both apps (they would each make up their own otherwise)
+    headers = {"Content-Type": JSON, "X-Request-ID": "test-request-7", **headers}
+    if headers["X-Request-ID"] == "":
+        del headers["X-Request-ID"]
     if headers["Content-Type"] == "":
         del headers["Content-Type"]
     return app.test_client().post(path, data=data, headers=headers)
@@ -185,6 +206,59 @@ def _answer(response: Any) -> tuple[int, dict[str, str], bytes]:
 def test_fast_path_answers_byte_for_byte_as_flask(classifier_path, what, path, data, headers):
     fast, slow = _apps(classifier_path)
     assert _answer(_send(fast, path, data, headers)) == _answer(_send(slow, path, data, headers))
+
+
+def test_both_paths_make_up_an_id_of_the_same_form_when_the_client_sends_none(
+    classifier_path,
+):
+    fast, slow = _apps(classifier_path)
+    for path, data in [
+        ("/v1/predict", _body({"rows": [ROW]})),  # the fast path answers
+        ("/v1/predict", _body({"rows": []})),  # Flask answers (an error)
+    ]:
+        got = [_answer(_send(app, path, data, {"X-Request-ID": ""})) for app in (fast, slow)]
+        ids = [answer[1].pop("X-Request-ID") for answer in got]
+        assert got[0] == got[1]
+        assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ids), ids
+        assert ids[0] != ids[1]
+
+
+def test_fast_path_logs_and_counts_drift_exactly_as_flask(classifier_path, tmp_path):
+    """Every request of REQUESTS to both apps, each logging to its own folder: the same lines
+    (but for the time), in the same order, and the same drift counters in /metrics."""
+    limits = {"max_rows": 5, "max_body_bytes": 4096}
+    fast = create_app(
+        classifier_path, ServingSettings(log=LogSettings(tmp_path / "fast"), **limits)
+    )
+    slow = create_app(
+        classifier_path,
+        ServingSettings(fast_path=False, log=LogSettings(tmp_path / "slow"), **limits),
+    )
+    for n, (_what, path, data, headers) in enumerate(REQUESTS):
+        for app in (fast, slow):
+            _send(app, path, data, {"X-Request-ID": f"request-{n}", **headers})
+    lines = {}
+    for name, app in (("fast", fast), ("slow", slow)):
+        state = app.extensions["pipeport"]
+        state.close()
+        (log_file,) = (tmp_path / name).glob("*.jsonl")
+        entries = [json.loads(line) for line in log_file.read_text().splitlines()]
+        for entry in entries:
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", entry.pop("time"))
+        lines[name] = entries
+    answered = [what for what, *_ in REQUESTS if what in ANSWERED]
+    assert [e["id"] for e in lines["fast"]] == [
+        f"request-{n}" for n, (what, *_) in enumerate(REQUESTS) if what in answered
+    ]
+    assert lines["fast"] == lines["slow"]
+
+    def drift(app: Any) -> list[str]:
+        text = app.test_client().get("/metrics").get_data(as_text=True)
+        return [line for line in text.splitlines() if line.startswith("pipeport_drift_")]
+
+    assert drift(fast) == drift(slow)
+    # unseen islands: "島" (v1) and "x" (two V2 requests); the control that drift was counted
+    assert 'pipeport_drift_unseen_category_total{column="island"} 3' in drift(fast)
 
 
 @pytest.mark.parametrize(
@@ -234,7 +308,11 @@ def test_a_body_without_content_length_goes_through_flask(classifier_path):
     answers = []
     for app in (fast, slow):
         environ = EnvironBuilder(
-            path="/v1/predict", method="POST", data=data, content_type=JSON
+            path="/v1/predict",
+            method="POST",
+            data=data,
+            content_type=JSON,
+            headers={"X-Request-ID": "chunked-1"},
         ).get_environ()
         del environ["CONTENT_LENGTH"]
         environ["wsgi.input_terminated"] = True
