@@ -19,7 +19,8 @@ def register(sub: Any) -> None:
             "pipeline, evaluate it on the held-out rows and write the artifacts: "
             "sklearn_pipeline.joblib, holdout.csv, train_manifest.json, metrics.json."
         ),
-        epilog="Config format: see README.md ('Training config') or configs/penguins-species.toml.",
+        epilog=config_reference(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("config", type=Path, metavar="CONFIG.toml", help="training config")
     parser.add_argument(
@@ -30,6 +31,39 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
     parser.set_defaults(run=run_train)
+
+
+def config_reference() -> str:
+    """The config's vocabulary for --help: estimators, target transforms and [[steps]]."""
+    import textwrap
+
+    from pipeport.research.estimators import ESTIMATORS
+    from pipeport.research.feature_steps import FAMILIES, STEPS, TARGET_TRANSFORMS
+
+    def wrap(label: str, text: str) -> list[str]:
+        return textwrap.wrap(
+            text, 96, initial_indent=f"  {label:<27} ", subsequent_indent=" " * 30
+        ) or [f"  {label}"]
+
+    lines = ["config format: docs/configs.md; examples: configs/*.toml", "", "[model] estimator:"]
+    for name, spec in ESTIMATORS.items():
+        tasks = [t for t in ("classification", "regression") if spec.has_task(t)]
+        extra = f" (pip install 'pipeport[{spec.extra}]')" if spec.extra else ""
+        lines += wrap(name, " and ".join(tasks) + extra)
+    lines += [
+        "",
+        "[model] target_transform (regression: fit on f(y), predict its inverse): "
+        + ", ".join(f"{k} ({a}/{b})" for k, (a, b) in TARGET_TRANSFORMS.items()),
+        "",
+        "[[steps]] transformer (name, transformer, columns, params), by family:",
+    ]
+    for family in FAMILIES:
+        lines.append(f" {family}:")
+        for step in (s for s in STEPS.values() if s.family == family):
+            module, cls = step.target.split(":")
+            origin = "feature-engine" if module.startswith("feature_engine") else "scikit-learn"
+            lines += wrap(step.name, f"{cls} ({origin})" + (f": {step.help}" if step.help else ""))
+    return "\n".join(lines)
 
 
 def run_train(args: argparse.Namespace) -> int:

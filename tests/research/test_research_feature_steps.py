@@ -307,3 +307,23 @@ def test_a_step_that_fails_is_named(tmp_path):
 def test_the_bundled_house_price_config_is_valid():
     config = load_config(Path(__file__).resolve().parents[2] / "configs" / "house-prices.toml")
     assert len(config.steps) == 15 and config.model.target_transform == "log"
+
+
+def test_docs_and_help_list_every_step_and_estimator():
+    import subprocess
+    import sys
+
+    from pipeport.research.estimators import ESTIMATORS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "configs.md").read_text()
+    help_text = subprocess.run(
+        [sys.executable, "-m", "pipeport", "train", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in STEPS:
+        assert f"`{name}`" in docs, name
+        assert f"  {name} " in help_text, name
+    for name in ESTIMATORS:
+        assert f"  {name} " in help_text, name
