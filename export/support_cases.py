@@ -217,6 +217,7 @@ CASE_MODULES: list[str] = [
     "pipeport.export.support_cases_ensembles",
     "pipeport.export.support_cases_feature_engine",
     "pipeport.export.support_cases_boosting",
+    "pipeport.export.support_cases_models",
 ]
 #: The heading docs/support.md gives each module's cases.
 SECTIONS = {
@@ -231,6 +232,9 @@ SECTIONS = {
     ),
     "pipeport.export.support_cases_feature_engine": "feature-engine",
     "pipeport.export.support_cases_boosting": "LightGBM and XGBoost",
+    "pipeport.export.support_cases_models": (
+        "More scikit-learn models: SVMs, SGD, naive Bayes, GLMs, kernel ridge"
+    ),
 }
 
 
