@@ -45,11 +45,15 @@ class ParityReport:
     #: refuses: a value outside a function's domain, say), and the first one's reason.
     refused_by_sklearn: int = 0
     refused_example: str = ""
+    #: Every row outside tolerance (positions in the compared rows), for callers that name them
+    #: all (`pipeport replay`); not part of the summary.
+    outside: list[int] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The part recorded in the ONNX metadata (no raw rows)."""
         data = asdict(self)
         data.pop("worst")
+        data.pop("outside")
         return data
 
     def table(self) -> str:
@@ -105,7 +109,13 @@ def _row(
 
 
 def _shape_mismatch(task: str, n: int, expected: Any, actual: Any) -> ParityReport:
-    return ParityReport(False, task, n, worst=[_row(None, -1, "shape", expected, actual, math.inf)])
+    return ParityReport(
+        False,
+        task,
+        n,
+        worst=[_row(None, -1, "shape", expected, actual, math.inf)],
+        outside=list(range(n)),
+    )
 
 
 def compare(
@@ -144,6 +154,7 @@ def compare(
             near_tie_mismatches=int((near & mismatch).sum()),
             max_abs_error=float(row_err.max(initial=0.0)),
             tolerances={"probabilities_abs": PROBA_ATOL, "labels": 0},
+            outside=np.flatnonzero((row_err > PROBA_ATOL) | mismatch).tolist(),
         )
         order = np.lexsort((-row_err, ~mismatch))  # mismatches first, then largest error
         for r in order[:WORST_ROWS]:
@@ -191,6 +202,7 @@ def compare(
         max_abs_error=float(abs_err.max(initial=0.0)),
         max_rel_error=float(rel_err.max(initial=0.0)),
         tolerances={"prediction_rel": REGRESSION_RTOL},
+        outside=np.flatnonzero(rel_err > REGRESSION_RTOL).tolist(),
     )
     for r in np.argsort(-rel_err, kind="stable")[:WORST_ROWS]:
         if rel_err[r] > 0:

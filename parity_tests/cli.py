@@ -149,7 +149,7 @@ def run_parity_cli(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     json_path, html_path = write_reports(result, report_dir)
-    width = max(len(o.runtime) for o in result.outcomes)
+    width = max(len(name) for name in [*(o.runtime for o in result.outcomes), *result.left_out])
     for o in result.outcomes:
         r = o.report
         detail = (
@@ -160,5 +160,9 @@ def run_parity_cli(args: argparse.Namespace) -> int:
             else o.reason
         )
         print(f"{o.runtime:<{width}}  {o.status.upper():<7}  {detail}")
+    from pipeport.parity_tests.harness import LEFT_OUT
+
+    for name in result.left_out:
+        print(f"{name:<{width}}  NOT RUN  {LEFT_OUT}")
     print(f"parity {'PASSED' if result.passed else 'FAILED'}; reports: {json_path}, {html_path}")
     return 0 if result.passed else 1

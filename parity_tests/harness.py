@@ -52,6 +52,8 @@ HTTP_BATCH = 500
 JSON_RUNTIMES = ("http", "node", "browser")
 #: Rows the contract refuses that are each shown to scikit-learn, which must refuse them too.
 REFUSALS_CHECKED = 50
+#: Why a runtime the caller did not ask for is "not run".
+LEFT_OUT = "left out by --runtimes (not asked for)"
 
 
 @dataclass
@@ -73,9 +75,12 @@ class ParityRun:
     sources: dict[str, int]
     outcomes: list[RuntimeOutcome]
     classes: list[Any]
+    #: Runtimes the caller left out (`--runtimes`): reported "not run", not judged.
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
+        """Every runtime that was asked for ran and agreed (left-out ones are not judged)."""
         return all(o.status == "passed" for o in self.outcomes)
 
     def summary(self) -> str:
@@ -90,6 +95,8 @@ class ParityRun:
                 else o.reason
             )
             lines.append(f"{o.runtime}: {o.status.upper()} ({detail})")
+        for name in self.left_out:
+            lines.append(f"{name}: NOT RUN ({LEFT_OUT})")
         failed = next((o for o in self.outcomes if o.report and not o.report.passed), None)
         if failed is not None and failed.report is not None:
             lines.append(f"worst rows in {failed.runtime}:")
@@ -490,7 +497,8 @@ def _run_parity(
             log(f"{name}: ERROR: {type(exc).__name__}: {str(exc)[:300]}")
             continue
         judge(name, actual, time.perf_counter() - started)
-    return ParityRun(schema.name, task, len(frame), sources, outcomes, classes)
+    left_out = [name for name in ALL_RUNTIMES if name not in runtimes]
+    return ParityRun(schema.name, task, len(frame), sources, outcomes, classes, left_out)
 
 
 def read_rows(path: Path) -> pd.DataFrame:

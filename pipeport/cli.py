@@ -19,6 +19,7 @@ _STAGES = (
     "pipeport.export.cli",
     "pipeport.serving.cli",
     "pipeport.parity_tests.cli",
+    "pipeport.monitor.cli",
 )
 # The stage module that registers each command: `pipeport serve …` builds only the serve parser,
 # which keeps the other stages' imports out of the server's cold start.
@@ -28,6 +29,8 @@ _STAGE_OF_COMMAND = {
     "serve": "pipeport.serving.cli",
     "predict": "pipeport.serving.cli",
     "parity": "pipeport.parity_tests.cli",
+    "replay": "pipeport.monitor.cli",
+    "diff": "pipeport.monitor.cli",
 }
 #: Packages of the research extra that a `pipeport[serve]` image does not have.
 _RESEARCH_PACKAGES = frozenset(

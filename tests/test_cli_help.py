@@ -13,6 +13,8 @@ COMMANDS = {
     "serve": "gunicorn",
     "predict": "--input",
     "parity": "runtime",
+    "replay": "--against",
+    "diff": "--max-label-changes",
 }
 
 

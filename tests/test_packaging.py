@@ -77,7 +77,7 @@ def test_the_wheel_installs_the_pipeport_package_only(tmp_path: Path) -> None:
         "pipeport",
         wheel.name.split("-py")[0] + ".dist-info",
     }
-    for stage in ("research", "export", "export/converters", "serving", "parity_tests"):
+    for stage in ("research", "export", "export/converters", "serving", "parity_tests", "monitor"):
         assert f"pipeport/{stage}/__init__.py" in names, stage
 
 
