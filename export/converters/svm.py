@@ -2,7 +2,8 @@
 
 Kernels linear, poly, rbf and sigmoid, every gamma ('scale' and 'auto' resolve to the fitted
 `_gamma`), between each row and the support vectors as libsvm's `k_function` computes them
-(_kernels.libsvm_kernel). Then, with libsvm's coefficients (`_dual_coef_`, `_intercept_`):
+(_kernels.libsvm_kernel; a model fitted on sparse features, whose libsvm skips the zeros,
+adds the same terms). Then, with libsvm's coefficients (`_dual_coef_`, `_intercept_`):
 
 - SVR, NuSVR: sum of coef * k(x, sv) + intercept.
 - SVC, NuSVC: one decision value per pair of classes i < j (in libsvm's order), from the
