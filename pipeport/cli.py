@@ -48,6 +48,9 @@ _RESEARCH_PACKAGES = frozenset(
     }
 )
 
+#: What `--engine dask` needs beyond a serve-only install: the dask extra (pipeport[dask]).
+_DASK_PACKAGES = frozenset({"dask", "distributed", "pandas", "pyarrow", "fsspec"})
+
 
 class CLIError(Exception):
     """An error for the user: printed as one line, exit status 2."""
@@ -90,10 +93,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pipeport {args.command}: interrupted", file=sys.stderr)
         return 130
     except ModuleNotFoundError as exc:
-        if exc.name is None or exc.name.split(".")[0] not in _RESEARCH_PACKAGES:
+        package = exc.name.split(".")[0] if exc.name else ""
+        if getattr(args, "engine", None) == "dask" and package in _DASK_PACKAGES:
+            print(
+                f"pipeport {args.command}: error: --engine dask needs {package}, which is not "
+                "installed; install the dask extra: pip install 'pipeport[dask]'",
+                file=sys.stderr,
+            )
+            return 2
+        if package not in _RESEARCH_PACKAGES:
             raise
         print(
-            f"pipeport {args.command}: error: this command needs {exc.name.split('.')[0]}, which "
+            f"pipeport {args.command}: error: this command needs {package}, which "
             "a serve-only install does not have; install the research extra: "
             "pip install 'pipeport[research]'",
             file=sys.stderr,

@@ -377,6 +377,12 @@ def _score(
 
 
 def _task_failure(exc: BaseException) -> str:
+    if type(exc).__name__ == "KilledWorker":  # the scheduler gave up on a task
+        return (
+            "a worker died while scoring a partition, more often than the scheduler allows "
+            "(killed, or over its memory limit: see --memory-limit, --partition-rows and "
+            f"--chunk-size): {exc}"
+        )
     if isinstance(exc, ModuleNotFoundError):
         return f"a worker cannot import {exc.name}: install pipeport[dask] on every worker machine"
     if isinstance(exc, OSError):

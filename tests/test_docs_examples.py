@@ -21,7 +21,7 @@ def test_every_block_is_a_command_a_file_or_output():
 
 def test_the_readme_and_the_guides_have_examples():
     names = {d.name for d in RUNNABLE_DOCS}
-    assert {"README.md", "converters.md", "python-api.md", "serving.md"} <= names
+    assert {"README.md", "converters.md", "python-api.md", "serving.md", "batch.md"} <= names
 
 
 @pytest.mark.parametrize("doc", RUNNABLE_DOCS, ids=lambda d: d.name)
