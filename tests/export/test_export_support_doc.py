@@ -59,3 +59,11 @@ def test_support_doc_lists_every_converter():
         if converter.origin == "pipeport":
             for cls in converter.classes:
                 assert cls.__name__ in text, cls.__name__
+
+
+def test_support_doc_has_a_heading_per_section():
+    from pipeport.export.support_cases import sections
+
+    text = DOC.read_text(encoding="utf-8")
+    for heading, _cases in sections():
+        assert f"\n### {heading}\n" in text, heading
