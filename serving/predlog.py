@@ -5,14 +5,14 @@ docs/operations.md).
 Per worker process: a bounded queue and one writer thread, started in the worker after the fork
 (granian's `__rsgi_init__`, or the first logged request under gunicorn), writing its own file
 (`predictions-<UTC time>-<pid>-<n>.jsonl`), rotated when it would pass `max_bytes`. The request
-path only appends a tuple of what the handler already holds (the id, the time, the rows as
-received, the model's outputs) to the queue; when the queue is full the request is counted as
-dropped in /metrics rather than waited for. The writer wakes every `flush_interval_s`, turns
-what is queued into lines (JSON encoding, a shadow model's run) and writes them with one
-system call. `close()` (SIGTERM: granian's `__rsgi_del__`, gunicorn's `worker_exit`) writes
-everything queued and syncs the file, so nothing accepted is lost; a request logged after that
-is written at once. A worker that dies without `close()` loses what it had queued: at most
-`flush_interval_s` of requests (and never more than `queue_size`).
+path makes the request's line (a few µs of JSON encoding of what the handler already holds: the
+id, the time, the rows as received, the predictions) and appends it to the queue; when the queue
+is full the request is counted as dropped in /metrics rather than waited for. The writer wakes
+every `flush_interval_s`, runs the shadow model (if any) on the queued requests' rows and writes
+the lines with one system call. `close()` (SIGTERM: granian's `__rsgi_del__`, gunicorn's
+`worker_exit`) writes everything queued and syncs the file, so nothing accepted is lost; a
+request logged after that is written at once. A worker that dies without `close()` loses what
+it had queued: at most `flush_interval_s` of requests (and never more than `queue_size`).
 
 Beside the files, `models/<sha256>.json` holds each logged model's metadata, so a log can be
 replayed with the log alone (`pipeport replay`).
@@ -28,7 +28,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -81,6 +81,11 @@ class Record(NamedTuple):
     predictions: str | None = None
 
 
+#: A queued request: its line (without the closing brace and newline), and with a shadow model
+#: the inputs the shadow is to run on (None without one).
+_Entry = tuple[str, Any]
+
+
 def counters() -> list[Counter]:
     return [
         Counter(WRITTEN, "Requests written to the prediction log."),
@@ -122,16 +127,42 @@ def prepare_directory(directory: Path, models: Iterable[LoadedModel]) -> None:
         ) from None
 
 
+_SECOND: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
 def utc_text(seconds: float) -> str:
     """RFC 3339 UTC time with microseconds: 2026-12-02T10:15:00.123456Z."""
     whole = math.floor(seconds)
+    if _SECOND[0] != whole:  # formatted once per second: a log line's time costs ~0.3 µs
+        _SECOND[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
     micros = min(int((seconds - whole) * 1e6), 999_999)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micros:06d}Z"
+    return f"{_SECOND[1]}.{micros:06d}Z"
+
+
+def _encoder() -> Callable[[Any], str]:
+    """Compact JSON, non-ASCII kept, no NaN: the C encoder called directly, which costs half of
+    `json.dumps` with arguments (a new JSONEncoder per call) for a request's rows."""
+    options = {"separators": (",", ":"), "ensure_ascii": False, "allow_nan": False}
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return json.JSONEncoder(**options).encode  # type: ignore[arg-type]
+    fallback = json.JSONEncoder(**options)  # type: ignore[arg-type]
+    chunks = make(
+        None, fallback.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def encode(value: Any) -> str:
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_encode = _encoder()
 
 
 def _json(value: Any) -> str:
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _encode(value)
     except ValueError:  # an infinite number in a column the model does not read
         return json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False)
 
@@ -175,7 +206,7 @@ class PredictionLog:
         self._written = metrics.counter_index(WRITTEN)
         self._dropped = metrics.counter_index(DROPPED)
         self._failed = metrics.counter_index(FAILED)
-        self._queue: collections.deque[tuple[str, float, Record]] = collections.deque()
+        self._queue: collections.deque[_Entry] = collections.deque()
         self._pid = -1  # the process whose writer is running (none yet: the main process)
         self._closed = False
         self._start_lock = threading.Lock()
@@ -200,7 +231,17 @@ class PredictionLog:
         if len(queue) >= self.settings.queue_size:
             self._metrics.add(self._dropped)
             return
-        queue.append((request_id, time.time(), record))
+        # The line is made here and written by the writer thread: JSON encoding in the writer
+        # costs more than here (measured: the worker's event loop and the writer then take
+        # turns with the GIL), and the queue holds text, not the request's arrays. A shadow
+        # model runs in the writer: the answer never waits for it.
+        try:
+            line = self._line(request_id, time.time(), record)
+        except Exception:  # noqa: BLE001 (a request that cannot be encoded: counted, never the answer's problem)
+            log.exception("prediction log: cannot encode request %s", request_id)
+            self._metrics.add(self._failed)
+            return
+        queue.append((line, record.inputs if self._shadow is not None else None))
         if self._closed:  # after close(): written at once, so it is not lost
             self._drain()
 
@@ -252,19 +293,20 @@ class PredictionLog:
     def _drain(self) -> None:
         with self._io_lock:
             while self._queue:
-                batch: list[tuple[str, float, Record]] = []
+                batch: list[_Entry] = []
                 while self._queue and len(batch) < 1000:
                     batch.append(self._queue.popleft())
                 self._write(batch)
 
-    def _write(self, batch: list[tuple[str, float, Record]]) -> None:
-        lines: list[bytes] = []
-        for request_id, seconds, record in batch:
-            try:
-                lines.append(self._line(request_id, seconds, record))
-            except Exception:  # noqa: BLE001 (one entry that cannot be encoded: counted, skipped)
-                log.exception("prediction log: cannot encode request %s", request_id)
-                self._metrics.add(self._failed)
+    def _write(self, batch: list[_Entry]) -> None:
+        shadow = self._shadow
+        if shadow is None:
+            lines = [(line + "}\n").encode() for line, _inputs in batch]
+        else:
+            lines = [
+                f'{line},"shadow":{shadow.answer(inputs, self._metrics)}}}\n'.encode()
+                for line, inputs in batch
+            ]
         chunk: list[bytes] = []
         pending = 0
         for line in lines:
@@ -314,17 +356,15 @@ class PredictionLog:
         self._handle.close()
         self._handle = None
 
-    def _line(self, request_id: str, seconds: float, record: Record) -> bytes:
+    def _line(self, request_id: str, seconds: float, record: Record) -> str:
+        """A request's log line but for its closing brace (a shadow's part goes before it)."""
         inputs = record.inputs
         rows = rows_of_columns(inputs) if isinstance(inputs, dict) else inputs
         predictions = record.predictions
         if predictions is None:
             predictions = self._formatter.predictions_json(record.outputs)
-        shadow = ""
-        if self._shadow is not None:
-            shadow = ',"shadow":' + self._shadow.answer(inputs, self._metrics)
         return (
             f'{{"id":{_json(request_id)},"time":"{utc_text(seconds)}",'
             f'"model":{self._model_json},"endpoint":"{record.endpoint}",'
-            f'"rows":{_json(rows)},"predictions":{predictions}{shadow}}}\n'
-        ).encode()
+            f'"rows":{_json(rows)},"predictions":{predictions}'
+        )
