@@ -6,7 +6,11 @@ Request path (µs per single-row request, best of --repeats runs of --requests c
   - pipeport's WSGI app on POST /v1/predict, through its fast path and with the fast path off
     (every request through the Flask view), against bench/echo_app.py (parse JSON, return a
     constant); the WSGI apps are called directly with a prepared environ;
-  - the pieces of pipeport's path: raw_rows_to_feeds, the model's run, and both together.
+  - the pieces of pipeport's path: raw_rows_to_feeds, the model's run, and both together;
+  - the production loop's costs: the fast path without the drift counters (on by default), the
+    drift counting alone, and the fast path logging every request (--log-predictions, sample 1)
+    with and without a shadow model (the same file): the log's writer thread runs in this
+    process, so its encoding, the shadow's run and the writes are inside the times.
 
 Cold start (ms per step of `pipeport serve` before granian forks, median of --cold-runs fresh
 interpreters): starting Python, importing Flask, granian and uvloop, numpy, onnxruntime and
@@ -47,6 +51,34 @@ def _per_call_us(fn: Callable[[], Any], number: int, repeats: int) -> float:
     return min(timeit.repeat(fn, number=number, repeat=repeats)) / number * 1e6
 
 
+def _interleaved_us(
+    cases: dict[str, Callable[[], Any]],
+    number: int,
+    repeats: int,
+    after: dict[str, Callable[[], Any]] | None = None,
+) -> dict[str, float]:
+    """µs per call of each case: `repeats` rounds, each timing `number` calls of every case in
+    turn (so a busy moment of the machine hits all cases alike), best round kept. `after[name]`
+    runs inside the timed region after the calls (the prediction log's writing: its cost is
+    the request's, whichever thread does it)."""
+    after = after or {}
+    best = dict.fromkeys(cases, float("inf"))
+    for fn in cases.values():
+        fn()  # warm
+    for finish in after.values():
+        finish()
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            finish = after.get(name)
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            if finish is not None:
+                finish()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: seconds / number * 1e6 for name, seconds in best.items()}
+
+
 def _median_s(fn: Callable[[], Any], repeats: int) -> float:
     fn()
     times = []
@@ -76,9 +108,17 @@ def request_path(model_path: Path, holdout: Path, number: int, repeats: int) -> 
     from bench.echo_app import app as echo
     from pipeport.contract import raw_rows_to_feeds
     from pipeport.serving.app import ServingSettings, create_app
+    from pipeport.serving.predlog import LogSettings
 
     fast = create_app(model_path)
     flask_only = create_app(model_path, ServingSettings(fast_path=False))
+    no_drift = create_app(model_path, ServingSettings(drift=False))
+    logs = tempfile.TemporaryDirectory(prefix="pipeport-bench-log-")
+    logged = create_app(model_path, ServingSettings(log=LogSettings(Path(logs.name) / "log")))
+    shadowed = create_app(
+        model_path,
+        ServingSettings(log=LogSettings(Path(logs.name) / "shadow"), shadow_model=str(model_path)),
+    )
     model = fast.extensions["pipeport"].model
     row = _first_row(holdout, model.schema)
     body = json.dumps({"rows": [row]}).encode()
@@ -111,6 +151,7 @@ def request_path(model_path: Path, holdout: Path, number: int, repeats: int) -> 
 
     names = list(model.schema.outputs.values())
     feeds = raw_rows_to_feeds([row], model.schema)
+    drift = fast.extensions["pipeport"].drift
     cases = {
         "pipeport_fast_path": call(fast),
         "pipeport_flask_only": call(flask_only),
@@ -119,8 +160,25 @@ def request_path(model_path: Path, holdout: Path, number: int, repeats: int) -> 
         "model_run": lambda: model.run(names, feeds),
         "public_session_run": lambda: model.session.run(names, feeds),
         "feeds_and_run": lambda: model.run(names, raw_rows_to_feeds([row], model.schema)),
+        # the production loop (issue 14): drift counters are on by default
+        "pipeport_fast_path_without_drift_counters": call(no_drift),
+        "drift_counting_alone": lambda: drift.observe(feeds),
+        # the writer thread runs in this process: its encoding and writing are in the time
+        "pipeport_fast_path_logging_every_request": call(logged),
+        "pipeport_fast_path_logging_and_a_shadow_model": call(shadowed),
     }
-    result = {name: _per_call_us(fn, number, repeats) for name, fn in cases.items()}
+    writes = {  # written out before the clock stops (drained: the writer thread is then idle)
+        "pipeport_fast_path_logging_every_request": logged.extensions["pipeport"].prediction_log,
+        "pipeport_fast_path_logging_and_a_shadow_model": shadowed.extensions[
+            "pipeport"
+        ].prediction_log,
+    }
+    result = _interleaved_us(
+        cases, number, repeats, {name: log._drain for name, log in writes.items()}
+    )
+    for app in (logged, shadowed):
+        app.extensions["pipeport"].close()
+    logs.cleanup()
     result["pipeport_rsgi_bridge"] = _bridge_us(fast, body, number, repeats)
     return result
 
