@@ -4,7 +4,9 @@ request, in the prediction log's writer thread, never on the request path.
 The answer is always the served model's; the shadow's outputs (or why it could not answer) go
 into the log line beside them, for `pipeport diff --shadow-log`. Each model reads the rows by its
 own schema: the shadow takes the columns it knows (and its unused columns) from each row, so a
-new model that dropped or added a column can be shadowed; a row the shadow refuses (a column it
+new model that added a column can be shadowed by the old one, which ignores it. A new model that
+dropped a column the old one needs cannot: the served model refuses that column as unknown, so
+clients do not send it, and every shadow run is an error. A row the shadow refuses (a column it
 needs that the row lacks, a value its contract refuses) makes that request's shadow an error,
 counted in /metrics. Nothing the shadow does can reach the client.
 """
