@@ -31,7 +31,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import pipeport
-from pipeport.dask import ModelFile, output_arrays, read_model, worker_model
 from pipeport.dask_inputs import (
     Chunk,
     Count,
@@ -45,6 +44,7 @@ from pipeport.dask_inputs import (
     plan_csv,
     plan_parquet,
 )
+from pipeport.dask_model import ModelFile, output_arrays, read_model, worker_model
 from pipeport.schema import ModelSchema
 from pipeport.serving.batch import MAX_REPORTED, BatchError, _Progress
 from pipeport.serving.model import ModelLoadError
@@ -192,6 +192,9 @@ def _texts(values: Any) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """`pipeport predict --engine dask` (called by pipeport.serving.cli)."""
+    # fails here, before any work, when the dask extra is missing (the CLI names the extra)
+    import distributed  # noqa: F401
+
     from pipeport.cli import CLIError
 
     if args.scheduler and (args.workers or args.memory_limit):

@@ -207,10 +207,14 @@ def test_a_directory_of_csv_files_and_a_regressor(models, tmp_path):
         "csv",
         "--partition-rows",
         "8",
+        "--progress",
+        "always",
     )
     assert result.returncode == 0, result.stderr
     assert csv_parts(tmp_path / "out") == expected
     assert csv_parts(tmp_path / "out").splitlines()[0] == "row,prediction"
+    assert "predict [" in result.stderr  # the local engine's progress bar, per partition
+    assert "100% 90 rows" in result.stderr
 
 
 @pytest.mark.parametrize(
