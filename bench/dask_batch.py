@@ -5,26 +5,30 @@ cluster, against dask + scikit-learn on the same cluster, and the workers' memor
 The data: the bundled penguins rows resampled to --rows rows (numpy seed 0, noise on the
 numbers, the missing values kept), written into a temporary folder as Parquet files of
 --file-rows rows (row groups of 100,000), plus the same rows as one file for the single-process
-command. The model: `pipeport train configs/penguins-species.toml` + `pipeport export` (or
---model DIR holding pipeline.onnx and sklearn_pipeline.joblib).
+command. The model: `pipeport train configs/penguins-species.toml` (or --config CONFIG) +
+`pipeport export` (or --model DIR holding pipeline.onnx and sklearn_pipeline.joblib).
 
-Timed, each --repeats times, a round at a time (the order inside a round rotates):
+Timed in --repeats rounds, each running every measurement once (the order rotates per round),
+so that each ratio is taken within a round:
   - `pipeport predict all.parquet --output preds.csv` (the local engine, one process);
-  - on a LocalCluster of 1, then of 2 worker processes (1 thread each), started once and timed
-    without their start: `pipeport predict --engine dask --scheduler ADDRESS` over the folder
-    (the whole command: connect, plan, score, write Parquet parts), and dask + scikit-learn:
-    `dd.read_parquet(folder).map_partitions(pipeline.predict_proba)` written with `to_parquet`,
-    the pipeline scattered to the workers once.
+  - on two LocalClusters, of 1 and of 2 worker processes (1 thread each), both started before
+    and timed without their start: `pipeport predict --engine dask --scheduler ADDRESS` over the
+    folder (the whole command: start, connect, plan, score, write Parquet parts), and dask +
+    scikit-learn: `dd.read_parquet(folder).map_partitions(pipeline.predict_proba)` written with
+    `to_parquet`, the pipeline scattered to the workers once.
+Each run also records the cores that other processes on the machine used meanwhile.
 Memory: the peak RSS of each worker process during a pipeport run (sampled every 20 ms) on a
 fresh LocalCluster of 2 workers, on a quarter of the files and on all of them; the
 single-process command's peak RSS; the table's size in pandas.
 
-    python bench/dask_batch.py [--rows 4000000] [--repeats 3] [--out bench/results/dask_batch.json]
+    python bench/dask_batch.py [--rows 4000000] [--repeats 3] [--config CONFIG | --model DIR]
+                               [--out bench/results/dask_batch.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -43,9 +47,9 @@ PIPEPORT = [sys.executable, "-m", "pipeport"]
 ROW_GROUP = 100_000
 
 
-def make_model(folder: Path) -> Path:
+def make_model(folder: Path, config: Path) -> Path:
     subprocess.run(
-        [*PIPEPORT, "train", str(ROOT / "configs" / "penguins-species.toml"), "--out", str(folder)],
+        [*PIPEPORT, "train", str(config), "--out", str(folder)],
         check=True,
         capture_output=True,
     )
@@ -110,6 +114,43 @@ class PeakRSS:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class OtherCPU:
+    """Cores used by processes other than this benchmark's (this process, its children and the
+    workers) while a measurement runs: the machine is shared, so each time says how much."""
+
+    def __init__(self, worker_pids: list[int]) -> None:
+        import psutil
+
+        self.workers = [psutil.Process(pid) for pid in worker_pids]
+
+    def _ours(self) -> float:
+        import resource
+
+        import psutil
+
+        total = sum(sum(p.cpu_times()[:2]) for p in self.workers)
+        total += sum(psutil.Process().cpu_times()[:2])
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return total + children.ru_utime + children.ru_stime
+
+    def __enter__(self) -> OtherCPU:
+        import psutil
+
+        times = psutil.cpu_times()
+        self.busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
+        self.ours = self._ours()
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import psutil
+
+        times = psutil.cpu_times()
+        busy = sum(times) - times.idle - getattr(times, "iowait", 0.0) - self.busy
+        elapsed = time.perf_counter() - self.started
+        self.cores = max(busy - (self._ours() - self.ours), 0.0) / elapsed
 
 
 def run_command(command: list[str], **kwargs: Any) -> float:
@@ -192,7 +233,8 @@ def sklearn_dask(client: Any, pipeline_path: Path, parts: Path, out: Path) -> fl
         | {f"probability_{c}": pd.Series([], dtype="float64") for c in classes}
     )
     predictions = frame.map_partitions(_sklearn_partition, shipped, classes, meta=meta)
-    predictions.to_parquet(str(out), write_index=False)
+    with client.as_current():
+        predictions.to_parquet(str(out), write_index=False)
     return time.perf_counter() - started
 
 
@@ -227,6 +269,13 @@ def main() -> int:
     parser.add_argument("--file-rows", type=int, default=250_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", type=Path, help="a folder with pipeline.onnx and the joblib")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "configs" / "penguins-species.toml",
+        help="the training config of the model, without --model (the bundled random forest; "
+        "bench/configs/penguins-species-logistic.toml: the same columns, logistic regression)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dask_batch.json")
     args = parser.parse_args()
 
@@ -234,7 +283,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="pipeport-dask-bench-") as tmp:
         work = Path(tmp)
-        model_dir = args.model or make_model(work / "model")
+        model_dir = args.model or make_model(work / "model", args.config)
         model = model_dir / "pipeline.onnx"
         print(f"generating {args.rows:,} rows ...", file=sys.stderr)
         parts, whole, in_memory = make_table(args.rows, args.file_rows, work)
@@ -243,46 +292,48 @@ def main() -> int:
         for path in sorted(parts.iterdir())[: max(len(list(parts.iterdir())) // 4, 1)]:
             shutil.copy(path, quarter / path.name)
 
-        times: dict[str, list[float]] = {"single": []}
+        times: dict[str, list[float]] = {}
+        others: dict[str, list[float]] = {}
         memory: dict[str, Any] = {}
-        print("single process ...", file=sys.stderr)
-        for _ in range(args.repeats):
-            elapsed, peak = single_process(model, whole, work)
-            times["single"].append(elapsed)
-            memory["single process peak RSS"] = max(memory.get("single process peak RSS", 0), peak)
-        ratios_sklearn: list[float] = []
-        for workers in (1, 2):
-            print(f"LocalCluster of {workers} worker(s) ...", file=sys.stderr)
-            with (
-                LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                ) as cluster,
-                Client(cluster) as client,
-            ):
-                pids = sorted(client.run(os.getpid).values())
-                ours, theirs = f"pipeport {workers}", f"sklearn {workers}"
-                times[ours], times[theirs] = [], []
-                for repeat in range(args.repeats):
-                    order = ("pipeport", "sklearn") if repeat % 2 == 0 else ("sklearn", "pipeport")
-                    round_times: dict[str, float] = {}
-                    for what in order:
-                        if what == "pipeport":
+        with contextlib.ExitStack() as stack:
+            clusters = {}
+            for workers in (1, 2):
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        host="127.0.0.1",
+                        dashboard_address=None,
+                    )
+                )
+                client = stack.enter_context(Client(cluster, set_as_default=False))
+                clusters[workers] = (cluster, client, sorted(client.run(os.getpid).values()))
+            every_worker = [pid for *_, pids in clusters.values() for pid in pids]
+            runs = ["single", "pipeport 1", "pipeport 2", "sklearn 1", "sklearn 2"]
+            for repeat in range(args.repeats):
+                order = runs[repeat % len(runs) :] + runs[: repeat % len(runs)]
+                print(f"round {repeat + 1}: {', '.join(order)}", file=sys.stderr)
+                for what in order:
+                    kind, _, size = what.partition(" ")
+                    with OtherCPU(every_worker) as other:
+                        if kind == "single":
+                            elapsed, peak = single_process(model, whole, work)
+                            memory["single process peak RSS"] = max(
+                                memory.get("single process peak RSS", 0), peak
+                            )
+                        elif kind == "pipeport":
+                            cluster, client, pids = clusters[int(size)]
                             elapsed, _ = pipeport_dask(
                                 model, parts, work / "dask-out", cluster.scheduler_address, pids
                             )
                         else:
+                            cluster, client, pids = clusters[int(size)]
                             elapsed = sklearn_dask(
                                 client, model_dir / "sklearn_pipeline.joblib", parts, work / "sk"
                             )
-                        round_times[what] = elapsed
-                    times[ours].append(round_times["pipeport"])
-                    times[theirs].append(round_times["sklearn"])
-                    if workers == 2:
-                        ratios_sklearn.append(round_times["sklearn"] / round_times["pipeport"])
+                    times.setdefault(what, []).append(elapsed)
+                    others.setdefault(what, []).append(other.cores)
         for label, folder in (("quarter", quarter), ("whole", parts)):
             # Memory on a fresh cluster per table: workers that ran scikit-learn hold its heap.
             with (
@@ -304,15 +355,20 @@ def main() -> int:
 
     rows_per_s = {key: args.rows / statistics.median(value) for key, value in times.items()}
     scaling = [one / two for one, two in zip(times["pipeport 1"], times["pipeport 2"], strict=True)]
+    versus = [
+        theirs / ours for ours, theirs in zip(times["pipeport 2"], times["sklearn 2"], strict=True)
+    ]
     result = {
         "rows": args.rows,
+        "model": str(args.model) if args.model else str(args.config.resolve().relative_to(ROOT)),
         "files": -(-args.rows // args.file_rows),
         "row_group": ROW_GROUP,
         "table bytes in pandas": in_memory,
         "seconds": times,
         "rows_per_s": rows_per_s,
         "2 workers / 1 worker, per round": scaling,
-        "pipeport / dask+sklearn (2 workers), per round": ratios_sklearn,
+        "pipeport / dask+sklearn (2 workers), per round": versus,
+        "other processes' cores during each run": others,
         "memory bytes": memory,
         "checks": checks,
         "machine": {
@@ -332,11 +388,13 @@ def markdown(result: dict[str, Any]) -> str:
     seconds = result["seconds"]
     mib = {key: value / 2**20 for key, value in result["memory bytes"].items()}
 
+    others = result["other processes' cores during each run"]
+
     def row(label: str, key: str) -> str:
         times = seconds[key]
         return (
             f"| {label} | {rps[key]:,.0f} | {statistics.median(times):.2f} s "
-            f"({min(times):.2f}–{max(times):.2f}) |"
+            f"({min(times):.2f}–{max(times):.2f}) | {statistics.median(others[key]):.2f} |"
         )
 
     scaling = statistics.median(result["2 workers / 1 worker, per round"])
@@ -345,8 +403,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['rows']:,} rows, {result['files']} Parquet files (row groups of "
         f"{result['row_group']:,}); median of {len(seconds['single'])} (min–max):",
         "",
-        "| what | rows/s | time |",
-        "|---|---:|---:|",
+        "| what | rows/s | time | other processes, cores |",
+        "|---|---:|---:|---:|",
         row("`pipeport predict` (local engine, one process, all.parquet)", "single"),
         row("`pipeport predict --engine dask`, 1 worker", "pipeport 1"),
         row("`pipeport predict --engine dask`, 2 workers", "pipeport 2"),

@@ -146,7 +146,7 @@ class _PartWriter:
         arrays += [_arrow(values, t) for values, t in zip(kept, self.keep_types, strict=True)]
         for name, values in columns.items():
             if name == "label":
-                arrays.append(pa.array(values.tolist(), type=self.writer.schema.field(name).type))
+                arrays.append(pa.array(values, type=self.writer.schema.field(name).type))
             else:
                 arrays.append(pa.array(values, mask=np.isnan(values)))
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.writer.schema))
