@@ -27,9 +27,16 @@ def feature_names(pipeline: Any, sample: Any) -> tuple[list[str], bool]:
         return [str(n) for n in names], True
     n = getattr(pipeline, "n_features_in_", None)
     if n is None:
-        raise UnsupportedStepError(
-            f"{type(pipeline).__name__} is not fitted (it has no n_features_in_); fit it first"
-        )
+        if not _is_fitted(pipeline):
+            raise UnsupportedStepError(
+                f"{type(pipeline).__name__} is not fitted (it has no n_features_in_); fit it first"
+            )
+        # Fitted, but its first step (a class of the user's own, say) does not record what it
+        # was fitted on: it is given the sample's columns as they are, and the converter lookup
+        # names that step if pipeport cannot export it.
+        if isinstance(sample, pd.DataFrame):
+            return [str(c) for c in sample.columns], True
+        return [f"x{i}" for i in range(np.shape(sample)[1])], False
     if isinstance(sample, pd.DataFrame) and sample.shape[1] == n:
         return [str(c) for c in sample.columns], False
     return [f"x{i}" for i in range(n)], False
@@ -183,3 +190,16 @@ def retype_like(frame: pd.DataFrame, sample: pd.DataFrame) -> pd.DataFrame:
         if name in sample.columns and out[name].dtype != sample[name].dtype:
             out[name] = like(out[name].tolist(), sample[name]).set_axis(out.index)
     return out
+
+
+def _is_fitted(estimator: Any) -> bool:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    except TypeError:  # not an estimator: nothing to tell
+        return True
+    return True

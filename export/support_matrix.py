@@ -131,9 +131,24 @@ def _case_row(case: Any, log: Callable[[str], None]) -> dict[str, Any]:
     return {"case": case, "refused": refused, **parity}
 
 
+def _my_transformer_class() -> type:
+    """A user's own transformer (named as one: `my_features.MyTransformer`), no converter."""
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    class MyTransformer(TransformerMixin, BaseEstimator):
+        def fit(self, X: Any, y: Any = None) -> Any:
+            return self
+
+        def transform(self, X: Any) -> Any:
+            return np.asarray(X, dtype=float)
+
+    MyTransformer.__module__ = "my_features"
+    MyTransformer.__qualname__ = "MyTransformer"
+    return MyTransformer
+
+
 def refusal_rows() -> list[dict[str, Any]]:
     """What is refused, with the message the user gets (built here, asserted in the tests)."""
-    from sklearn.base import BaseEstimator, TransformerMixin
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -145,13 +160,7 @@ def refusal_rows() -> list[dict[str, Any]]:
     from pipeport.errors import UnsupportedStepError
     from pipeport.export.onnx_export import to_onnx
 
-    class MyTransformer(TransformerMixin, BaseEstimator):
-        def fit(self, X: Any, y: Any = None) -> Any:
-            return self
-
-        def transform(self, X: Any) -> Any:
-            return np.asarray(X, dtype=float)
-
+    MyTransformer = _my_transformer_class()
     frame = pd.read_csv(PENGUINS).dropna()
     numbers = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
     y = frame["species"]
@@ -170,7 +179,7 @@ def refusal_rows() -> list[dict[str, Any]]:
         ),
         (
             "a class of your own without a registered converter",
-            "test_passthrough_is_never_reported_as_a_function_transformer",
+            "test_an_own_class_first_is_refused_by_name_not_called_unfitted",
             make_pipeline(MyTransformer(), LogisticRegression()),
             frame[numbers],
         ),

@@ -129,3 +129,48 @@ def test_a_datetime_column_is_refused_with_what_to_do(penguin_frame):
 def test_an_unfitted_pipeline_is_refused(penguin_frame):
     message = _refusal(make_pipeline(StandardScaler(), LogisticRegression()), penguin_frame)
     assert "not fitted" in message
+
+
+class Celsius(TransformerMixin, BaseEstimator):
+    """A user's own class as a pipeline's first step, which records nothing of what it was
+    fitted on (no n_features_in_, no feature_names_in_): scikit-learn's Pipeline then has
+    neither, although it is fitted."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return (np.asarray(X, dtype=float) - 32.0) / 1.8
+
+
+def test_an_own_class_first_is_refused_by_name_not_called_unfitted(penguin_frame):
+    frame = penguin_frame.dropna()
+    pipeline = make_pipeline(Celsius(), LogisticRegression(max_iter=500))
+    unfitted = _refusal(pipeline, frame[NUMERIC])
+    assert "is not fitted" in unfitted
+    pipeline.fit(frame[NUMERIC], frame["species"])
+    assert not hasattr(pipeline, "n_features_in_")
+    message = _refusal(pipeline, frame[NUMERIC])
+    assert "is not fitted" not in message
+    assert "'celsius'" in message and "Celsius" in message
+    assert "pipeport.register_converter" in message
+
+
+def test_an_own_class_first_exports_once_its_converter_is_registered(penguin_frame):
+    class Fahrenheit(Celsius):  # its own class: the registration stays with this test
+        pass
+
+    def convert(step, ctx):
+        columns = ctx.numbers(NUMERIC)
+        shifted = ctx.op("Sub", [columns, ctx.const(np.array([[32.0]]))])
+        # one divisor per column, not a scalar: onnxruntime folds a Div or Mul by a scalar
+        # constant beside a MatMul into the MatMul's float32 alpha (docs/converters.md)
+        divisor = ctx.const(np.full((1, len(NUMERIC)), 1.8))
+        return ctx.result(ctx.op("Div", [shifted, divisor]), NUMERIC)
+
+    pipeport.register_converter(Fahrenheit, convert)
+    frame = penguin_frame.dropna()
+    pipeline = make_pipeline(Fahrenheit(), LogisticRegression(max_iter=500))
+    pipeline.fit(frame[NUMERIC], frame["species"])
+    model = to_onnx(pipeline, frame[NUMERIC], "fahrenheit", generated_rows=200)
+    assert [i.name for i in model.graph.input] == NUMERIC
