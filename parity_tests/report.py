@@ -55,6 +55,13 @@ def _values(o: RuntimeOutcome) -> np.ndarray:
     return np.zeros(0)
 
 
+def _errors(values: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """|values - base|, NaN where either is not a number or both are the same infinity (the
+    histogram leaves those out; the comparison itself judges them)."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(values - base)
+
+
 def error_histogram(errors: np.ndarray, title: str) -> str:
     """|error| by decade, with a count axis."""
     labels, counts = look.decade_bins(errors)
@@ -96,7 +103,7 @@ def to_html(run: ParityRun) -> str:
                         y_label=f"{o.runtime} {quantity}",
                         title=f"scikit-learn vs {o.runtime}",
                     )
-                    + error_histogram(np.abs(values - base), f"{o.runtime}: |error| per value")
+                    + error_histogram(_errors(values, base), f"{o.runtime}: |error| per value")
                     + "</figure>"
                 )
     for name in run.left_out:

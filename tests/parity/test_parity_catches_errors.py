@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -120,3 +121,15 @@ def test_zero_error_measure_is_exact() -> None:
     b = np.nextafter(a, np.inf)
     assert max_ulps({"prediction": a}, {"prediction": b}) == 1.0
     assert max_ulps({"prediction": a}, {"prediction": a}) == 0.0
+
+
+def test_ulps_of_json_nulls_where_scikit_learn_is_not_finite() -> None:
+    # A JSON runtime answers null (NaN) for scikit-learn's infinity: the same value, 0 ULPs;
+    # NaN against a finite number, or a number against scikit-learn's NaN, is infinitely far.
+    from pipeport.parity_tests.harness import max_ulps
+
+    reference = np.array([1.0, np.inf, -np.inf, np.nan])
+    assert max_ulps({"prediction": reference}, {"prediction": np.array([1.0] + [np.nan] * 3)}) == 0
+    one_off = np.array([np.nan, np.nan, np.nan, np.nan])
+    assert max_ulps({"prediction": reference}, {"prediction": one_off}) == math.inf
+    assert max_ulps({"prediction": np.array([np.nan])}, {"prediction": np.array([1.0])}) == math.inf
