@@ -26,12 +26,17 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeport.contract import RawInputError, columns_to_feeds, csv_cell_reader, raw_rows_to_feeds
 from pipeport.schema import NUMERIC, ModelSchema
-from pipeport.serving.batch import BatchError, _check_columns, _csv_row, _where
+from pipeport.serving.batch import (
+    BatchError,
+    _arrow_columns,
+    _check_columns,
+    _csv_row,
+    _where,
+)
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 #: Ends a piece's text when it is counted: a piece that ends inside a quoted field swallows it.
@@ -441,31 +446,3 @@ def arrow_feeds(
             if type(row[name]) is bool:
                 row[name] = float(row[name])
     return raw_rows_to_feeds(rows, schema, first_row=first_row)
-
-
-def _arrow_columns(batch: pa.RecordBatch, schema: ModelSchema) -> dict[str, Any] | None:
-    """Each input column in the graph's encoding (float64 with NaN for null, str with "" for
-    null), or None when a column holds something whose raw-row reading is not that plain."""
-    columns: dict[str, Any] = {}
-    for spec in schema.inputs:
-        column = batch.column(spec.name)
-        kind = column.type
-        if spec.kind == NUMERIC:
-            if pa.types.is_floating(kind) and not pa.types.is_float16(kind):
-                if pc.any(pc.is_nan(column)).as_py():
-                    return None  # NaN that is not null: the raw-row path refuses it by name
-            elif not (pa.types.is_integer(kind) or pa.types.is_boolean(kind)):
-                return None
-            numbers = pc.cast(column, pa.float64(), safe=False)
-            columns[spec.name] = numbers.to_numpy(zero_copy_only=False)
-        else:
-            if pa.types.is_dictionary(kind) and _is_text(kind.value_type):
-                column = pc.cast(column, kind.value_type)
-            elif not _is_text(kind):
-                return None
-            columns[spec.name] = pc.fill_null(column, "").to_numpy(zero_copy_only=False)
-    return columns
-
-
-def _is_text(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))

@@ -79,7 +79,12 @@ def predict_file(
             writer.writerow(["row", *formatter.csv_header()])
             for first_row, payload, fraction in chunks:
                 try:
-                    if isinstance(payload, dict):
+                    if isinstance(payload, _ParquetColumns):
+                        try:
+                            feeds = columns_to_feeds(payload, schema, first_row=first_row)
+                        except RawInputError:  # named by the raw-row path, as always
+                            feeds = raw_rows_to_feeds(payload.rows(), schema, first_row=first_row)
+                    elif isinstance(payload, dict):
                         feeds = columns_to_feeds(payload, schema, first_row=first_row)
                     else:
                         feeds = raw_rows_to_feeds(payload, schema, first_row=first_row)
@@ -246,13 +251,64 @@ def _parquet_chunks(
     total = max(parquet.metadata.num_rows, 1)
     first = 0
     for batch in parquet.iter_batches(batch_size=chunk_size, columns=list(schema.input_names)):
-        rows = batch.to_pylist()
-        for row in rows:  # a boolean column is numeric in the contract (True → 1.0)
-            for name in numeric:
-                if type(row[name]) is bool:
-                    row[name] = float(row[name])
-        yield first, rows, (first + len(rows)) / total
-        first += len(rows)
+        columns = _arrow_columns(batch, schema)
+        if columns is not None:  # plain columns: the contract checks them whole
+            yield first, _ParquetColumns(columns, batch, numeric), (first + batch.num_rows) / total
+        else:
+            yield first, _parquet_rows(batch, numeric), (first + batch.num_rows) / total
+        first += batch.num_rows
+
+
+def _parquet_rows(batch: Any, numeric: list[str]) -> Rows:
+    rows: Rows = batch.to_pylist()
+    for row in rows:  # a boolean column is numeric in the contract (True → 1.0)
+        for name in numeric:
+            if type(row[name]) is bool:
+                row[name] = float(row[name])
+    return rows
+
+
+class _ParquetColumns(dict):  # type: ignore[type-arg]
+    """A Parquet batch's columns in the graph's encoding, and its rows: should the columns break
+    the contract, the raw-row path reads the rows again to name each problem as it names them."""
+
+    def __init__(self, columns: dict[str, Any], batch: Any, numeric: list[str]) -> None:
+        super().__init__(columns)
+        self.batch, self.numeric = batch, numeric
+
+    def rows(self) -> Rows:
+        return _parquet_rows(self.batch, self.numeric)
+
+
+def _arrow_columns(batch: Any, schema: ModelSchema) -> dict[str, Any] | None:
+    """Each input column of a Parquet batch in the graph's encoding (float64 with NaN for null,
+    str with "" for null), or None when a column holds something whose raw-row reading is not
+    that plain (NaN that is not null, a type the contract reads value by value)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def is_text(kind: Any) -> bool:
+        return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+    columns: dict[str, Any] = {}
+    for spec in schema.inputs:
+        column = batch.column(spec.name)
+        kind = column.type
+        if spec.kind == "numeric":
+            if pa.types.is_floating(kind) and not pa.types.is_float16(kind):
+                if pc.any(pc.is_nan(column)).as_py():
+                    return None  # NaN that is not null: the raw-row path refuses it by name
+            elif not (pa.types.is_integer(kind) or pa.types.is_boolean(kind)):
+                return None
+            numbers = pc.cast(column, pa.float64(), safe=False)
+            columns[spec.name] = numbers.to_numpy(zero_copy_only=False)
+        else:
+            if pa.types.is_dictionary(kind) and is_text(kind.value_type):
+                column = pc.cast(column, kind.value_type)
+            elif not is_text(kind):
+                return None
+            columns[spec.name] = pc.fill_null(column, "").to_numpy(zero_copy_only=False)
+    return columns
 
 
 class _Progress:

@@ -76,6 +76,59 @@ def test_parquet(classifier, tmp_path):
     check_predictions(read_output(tmp_path / "preds.csv"), ROWS)
 
 
+@pytest.mark.parametrize(
+    "numbers, islands",
+    [
+        ([40.0, None, 50.5, 33.0], ["Dream", None, "Biscoe", "Atlantis"]),  # plain: whole columns
+        ([40, 41, None, 7], ["Dream", "Dream", "Biscoe", None]),  # int64 with nulls
+        ([True, False, None, True], ["Dream", None, "Biscoe", "Dream"]),  # booleans are numbers
+        ([40.0, 41.0, 42.0, 43.0], pa_dictionary := "dictionary"),  # a pandas category column
+    ],
+)
+def test_parquet_columns_score_as_their_rows_do(classifier, tmp_path, numbers, islands):
+    """Plain Parquet columns go to the contract whole; the same rows as JSON Lines go row by
+    row: the output files are byte for byte the same."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if islands == pa_dictionary:
+        islands_array = pa.array(["Dream", "Biscoe", None, "Dream"]).dictionary_encode()
+        islands = ["Dream", "Biscoe", None, "Dream"]
+    else:
+        islands_array = pa.array(islands, pa.string())
+    pq.write_table(
+        pa.table({NUMERIC: pa.array(numbers), CATEGORICAL: islands_array}), tmp_path / "r.parquet"
+    )
+    (tmp_path / "r.jsonl").write_text(
+        "".join(
+            # a Parquet boolean column is numbers (True is 1.0); JSON's true in a numeric
+            # column is refused, so the rows say 1.0
+            json.dumps({NUMERIC: float(x) if isinstance(x, bool) else x, CATEGORICAL: i}) + "\n"
+            for x, i in zip(numbers, islands, strict=True)
+        )
+    )
+    for name in ("r.parquet", "r.jsonl"):
+        predict_file(classifier, tmp_path / name, tmp_path / f"{name}.csv", progress="never")
+    assert (tmp_path / "r.parquet.csv").read_bytes() == (tmp_path / "r.jsonl.csv").read_bytes()
+
+
+def test_parquet_rows_the_contract_refuses_are_named_as_before(classifier, tmp_path):
+    """A NaN that is not null makes the batch go row by row; an infinity found by the whole
+    column check is named by the row path all the same."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for numbers, needle in (
+        ([40.0, float("nan"), 41.0], f"row 1, column '{NUMERIC}': NaN is not allowed"),
+        ([40.0, 41.0, float("inf")], f"row 2, column '{NUMERIC}': number is not finite"),
+    ):
+        table = pa.table({NUMERIC: numbers, CATEGORICAL: ["Dream"] * 3})
+        pq.write_table(table, tmp_path / "bad.parquet")
+        with pytest.raises(BatchError) as caught:
+            predict_file(classifier, tmp_path / "bad.parquet", tmp_path / "o.csv", progress="never")
+        assert str(caught.value).startswith(needle), caught.value
+
+
 def test_parquet_without_pyarrow_says_so(classifier, tmp_path, monkeypatch):
     (tmp_path / "rows.parquet").write_bytes(b"PAR1")
     monkeypatch.setitem(sys.modules, "pyarrow", None)
