@@ -149,3 +149,20 @@ def test_synthetic_unseen_and_missing_categories_match_sklearn(synthetic, estima
     session = kit.ort_session(model)
     outputs = session.run(_outputs(task), feeds)
     kit.assert_matches_sklearn(trained.pipeline, task, rows, outputs)
+
+
+def test_a_number_where_scikit_learn_answers_nan_is_a_named_row():
+    """The gate fails, and names the row: replay and the parity report list it."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeport.export.parity import compare
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    expected = {"prediction": np.array([10.0, np.nan, np.inf])}
+    agree = compare("regression", expected, {"prediction": np.array([10.0, np.nan, np.inf])}, frame)
+    assert agree.passed and agree.outside == []
+    differ = compare("regression", expected, {"prediction": np.array([10.0, 5.0, np.inf])}, frame)
+    assert not differ.passed
+    assert differ.outside == [1] and differ.rows_outside_tolerance == 1
+    assert differ.max_rel_error == float("inf")
