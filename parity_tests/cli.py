@@ -152,13 +152,18 @@ def run_parity_cli(args: argparse.Namespace) -> int:
     width = max(len(name) for name in [*(o.runtime for o in result.outcomes), *result.left_out])
     for o in result.outcomes:
         r = o.report
-        detail = (
-            f"{r.rows} rows, label mismatches {r.label_mismatches} (near-ties {r.near_ties}), "
-            f"max abs {r.max_abs_error:.2g}, max rel {r.max_rel_error:.2g}, "
-            f"max ULPs {o.max_ulps:.0f}"
-            if r is not None
-            else o.reason
-        )
+        if r is None:
+            detail = o.reason
+        elif result.task == "classification":
+            detail = (
+                f"{r.rows} rows, label mismatches {r.label_mismatches} (near-ties "
+                f"{r.near_ties}), max abs {r.max_abs_error:.2g}, max ULPs {o.max_ulps:.0f}"
+            )
+        else:  # a regressor has no labels; its tolerance is relative
+            detail = (
+                f"{r.rows} rows, max abs {r.max_abs_error:.2g}, max rel {r.max_rel_error:.2g}, "
+                f"max ULPs {o.max_ulps:.0f}"
+            )
         print(f"{o.runtime:<{width}}  {o.status.upper():<7}  {detail}")
     from pipeport.parity_tests.harness import LEFT_OUT
 
