@@ -195,6 +195,7 @@ def run_diff_cli(args: argparse.Namespace) -> int:
     print(
         f"{run.old.name} v{run.old.version} → {run.new.name} v{run.new.version}: "
         f"{run.compared} of {run.rows} rows compared"
+        + (f"; {len(run.skipped)} unreadable log lines skipped" if run.skipped else "")
     )
     changes = run.schema_changes
     if changes["only_old"] or changes["only_new"] or changes["changed"]:

@@ -90,6 +90,8 @@ class DiffRun:
     moved: list[dict[str, Any]] = field(default_factory=list)
     #: (old, new) values for the scatter plot: probabilities of common classes, or predictions.
     values: tuple[np.ndarray, np.ndarray] | None = None
+    #: Log lines that could not be read (a line cut short by a killed worker): (where, why).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def agreement(self) -> float:
@@ -186,12 +188,14 @@ def run_diff(old_path: Path, new_path: Path, data: list[Path], thresholds: Thres
 
     old_model, new_model = load_model(old_path), load_model(new_path)
     old, new = _version(old_model, str(old_path)), _version(new_model, str(new_path))
+    skipped: list[tuple[str, str]] = []
     if len(data) == 1 and data[0].is_file() and data[0].suffix in (".csv", ".parquet", ".pq"):
         rows = read_rows(data[0])
         where = [f"{data[0].name} row {i}" for i in range(len(rows))]
         source = str(data[0])
     else:
         logs = read_logs(data)
+        skipped = logs.skipped
         rows = [r.raw for r in logs.rows]
         where = [f"{r.request_id} row {r.row_in_request} ({r.where})" for r in logs.rows]
         source = f"{len(rows)} logged rows of {logs.requests} requests in " + ", ".join(
@@ -207,7 +211,9 @@ def run_diff(old_path: Path, new_path: Path, data: list[Path], thresholds: Thres
     position_new = {row: k for k, row in enumerate(scored_new.kept)}
     out_old = take(scored_old.outputs, [position_old[i] for i in both]) if both else {}
     out_new = take(scored_new.outputs, [position_new[i] for i in both]) if both else {}
-    return _compare(old, new, source, rows, where, both, out_old, out_new, refused, thresholds)
+    run = _compare(old, new, source, rows, where, both, out_old, out_new, refused, thresholds)
+    run.skipped = skipped
+    return run
 
 
 def run_shadow_diff(paths: list[Path], thresholds: Thresholds) -> DiffRun:
@@ -246,7 +252,9 @@ def run_shadow_diff(paths: list[Path], thresholds: Thresholds) -> DiffRun:
         str(p) for p in paths
     )
     rows = [r.raw for r in shadowed]
-    return _compare(old, new, source, rows, where, both, out_old, out_new, refused, thresholds)
+    run = _compare(old, new, source, rows, where, both, out_old, out_new, refused, thresholds)
+    run.skipped = logs.skipped
+    return run
 
 
 def _logged_version(logs: PredictionLogs, sha: str, label: str) -> Version:

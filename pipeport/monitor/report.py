@@ -253,6 +253,7 @@ def diff_json(run: DiffRun) -> dict[str, Any]:
         "source": run.source,
         "rows": run.rows,
         "rows_compared": run.compared,
+        "skipped_lines": [{"where": w, "why": why} for w, why in run.skipped],
         "schema_changes": run.schema_changes,
         "refused": {side: {"rows": len(v), "examples": v[:20]} for side, v in run.refused.items()},
         "label_changes": run.label_changes,
@@ -327,6 +328,10 @@ def diff_html(run: DiffRun) -> str:
     if refused_rows:
         body += "<h2>Rows left out</h2>" + look.table(
             ["refused by", "rows", "first", "why"], refused_rows
+        )
+    if run.skipped:
+        body += "<h2>Log lines skipped</h2>" + look.table(
+            ["where", "why"], [[esc(w), esc(why)] for w, why in run.skipped[:SHOWN_ROWS]]
         )
     if run.task == "classification":
         body += (

@@ -126,6 +126,37 @@ def test_diff_on_a_servers_logs_and_on_its_shadow_log(start_server, versions, di
     assert report["moved_most"][0]["where"].startswith("req-")
 
 
+def test_a_log_line_cut_short_is_skipped_and_said(start_server, versions, tmp_path, capsys):
+    logs = tmp_path / "logs"
+    server = start_server(
+        versions["v2"] / "pipeline.onnx",
+        "--log-predictions",
+        str(logs),
+        "--shadow",
+        str(versions["v1"] / "pipeline.onnx"),
+        workers=1,
+    )
+    send_in_requests(server, holdout_rows(versions["v1"])[:10], size=5)
+    stop(server)
+    (log,) = logs.glob("*.jsonl")
+    with log.open("a") as handle:  # a worker killed mid-write
+        handle.write('{"id":"cut","time":"2026-01-01T00:00:00.000000Z","model":{"name')
+    capsys.readouterr()
+    for out, args in (
+        (tmp_path / "d", ["--data", str(logs)]),
+        (tmp_path / "s", ["--shadow-log", str(logs)]),
+    ):
+        if args[0] == "--data":
+            assert _diff(versions, out, *args) == 0
+        else:
+            assert pipeport(["diff", *args, "--report-dir", str(out)]) == 0
+        assert "10 of 10 rows compared; 1 unreadable log lines skipped" in capsys.readouterr().out
+        report = _report(out)
+        assert [line["where"] for line in report["skipped_lines"]] == [f"{log.name}:3"]
+        assert "cut short" in report["skipped_lines"][0]["why"]
+        assert "Log lines skipped" in (out / "report.html").read_text()
+
+
 def test_versions_with_different_inputs_are_compared_on_what_both_accept(
     versions, tmp_path, capsys
 ):
