@@ -325,11 +325,10 @@ def max_ulps(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> 
     ib = np.where(ib < 0, np.int64(-(2**63)) - ib, ib)
     with np.errstate(over="ignore"):
         diff = np.abs(ia - ib).astype(np.float64)  # exact for same-sign values
-    # JSON has no infinity: a runtime answering through it returns null (NaN here) where
-    # scikit-learn's number is not finite, which is the same value, 0 ULPs apart
-    same = np.isnan(b) & ~np.isfinite(a)
-    diff = np.where(np.isnan(a) | np.isnan(b), math.inf, diff)
-    return float(np.where(same, 0.0, diff).max())
+    # NaN on both sides agrees, as in compare (a JSON runtime's reference already has NaN where
+    # scikit-learn's number is not finite); NaN on one side only is infinitely far
+    diff = np.where(np.isnan(a) != np.isnan(b), math.inf, np.where(np.isnan(a), 0.0, diff))
+    return float(diff.max())
 
 
 # -- the run ------------------------------------------------------------------------------------

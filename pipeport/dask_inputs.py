@@ -25,17 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeport.contract import RawInputError, columns_to_feeds, csv_cell_reader, raw_rows_to_feeds
-from pipeport.schema import NUMERIC, ModelSchema
+from pipeport.contract import RawInputError, columns_to_feeds, csv_cell_reader
+from pipeport.schema import ModelSchema
 from pipeport.serving.batch import (
     BatchError,
-    _arrow_columns,
     _check_columns,
     _csv_row,
     _where,
+    parquet_feeds,
 )
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -421,28 +420,9 @@ def _parquet_chunks(
     for batch in batches:
         kept = {name: batch.column(name) for name in keep}
         try:
-            feeds = arrow_feeds(batch, schema, first)
+            feeds = parquet_feeds(batch, schema, first)
             chunk = Chunk(first, batch.num_rows, feeds, kept)
         except RawInputError as exc:
             chunk = Chunk(first, batch.num_rows, None, kept, _problems(exc, first))
         yield chunk
         first += batch.num_rows
-
-
-def arrow_feeds(
-    batch: pa.RecordBatch, schema: ModelSchema, first_row: int
-) -> dict[str, np.ndarray]:
-    """Feeds for a Parquet batch, exactly as serving/batch.py builds them (see the module doc)."""
-    columns = _arrow_columns(batch, schema)
-    if columns is not None:
-        try:
-            return columns_to_feeds(columns, schema, first_row=first_row)
-        except RawInputError:
-            pass  # the raw-row path names each problem as the single-machine command does
-    rows = batch.select(list(schema.input_names)).to_pylist()
-    numeric = [spec.name for spec in schema.inputs if spec.kind == NUMERIC]
-    for row in rows:  # as serving/batch.py: a boolean column is numeric in the contract
-        for name in numeric:
-            if type(row[name]) is bool:
-                row[name] = float(row[name])
-    return raw_rows_to_feeds(rows, schema, first_row=first_row)

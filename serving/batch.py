@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from pipeport.contract import (
     NonFiniteToken,
@@ -36,7 +36,7 @@ _NAN = float("nan")
 # builds the tensors without a dict per row.
 Rows = list[dict[str, Any]]
 Columns = dict[str, list[Any]]
-Chunk = tuple[int, Rows | Columns, float]
+Chunk = tuple[int, "Rows | Columns | _ParquetBatch", float]
 
 
 class BatchError(Exception):
@@ -79,11 +79,8 @@ def predict_file(
             writer.writerow(["row", *formatter.csv_header()])
             for first_row, payload, fraction in chunks:
                 try:
-                    if isinstance(payload, _ParquetColumns):
-                        try:
-                            feeds = columns_to_feeds(payload, schema, first_row=first_row)
-                        except RawInputError:  # named by the raw-row path, as always
-                            feeds = raw_rows_to_feeds(payload.rows(), schema, first_row=first_row)
+                    if isinstance(payload, _ParquetBatch):
+                        feeds = parquet_feeds(payload.batch, schema, first_row)
                     elif isinstance(payload, dict):
                         feeds = columns_to_feeds(payload, schema, first_row=first_row)
                     else:
@@ -247,37 +244,37 @@ def _parquet_chunks(
     except Exception as exc:  # pyarrow raises its own error types for a bad file
         raise BatchError(f"{path.name} is not a readable Parquet file: {exc}") from None
     _check_columns(list(parquet.schema_arrow.names), schema, ignore)
-    numeric = [spec.name for spec in schema.inputs if spec.kind == "numeric"]
     total = max(parquet.metadata.num_rows, 1)
     first = 0
     for batch in parquet.iter_batches(batch_size=chunk_size, columns=list(schema.input_names)):
-        columns = _arrow_columns(batch, schema)
-        if columns is not None:  # plain columns: the contract checks them whole
-            yield first, _ParquetColumns(columns, batch, numeric), (first + batch.num_rows) / total
-        else:
-            yield first, _parquet_rows(batch, numeric), (first + batch.num_rows) / total
+        yield first, _ParquetBatch(batch), (first + batch.num_rows) / total
         first += batch.num_rows
 
 
-def _parquet_rows(batch: Any, numeric: list[str]) -> Rows:
-    rows: Rows = batch.to_pylist()
-    for row in rows:  # a boolean column is numeric in the contract (True → 1.0)
+class _ParquetBatch(NamedTuple):
+    """A Parquet record batch, turned into feeds by `parquet_feeds`."""
+
+    batch: Any
+
+
+def parquet_feeds(batch: Any, schema: ModelSchema, first_row: int) -> dict[str, Any]:
+    """Feeds for a Parquet record batch (both engines of `pipeport predict`): plain columns
+    (numbers, booleans, text, dictionary text) go to the contract whole; anything else, or a
+    batch the contract refuses, is read row by row, which names each problem by row and column
+    as the other input formats do. A boolean column is numeric (True is 1.0)."""
+    columns = _arrow_columns(batch, schema)
+    if columns is not None:
+        try:
+            return columns_to_feeds(columns, schema, first_row=first_row)
+        except RawInputError:
+            pass  # the raw-row path names each problem
+    rows: Rows = batch.select(list(schema.input_names)).to_pylist()
+    numeric = [spec.name for spec in schema.inputs if spec.kind == "numeric"]
+    for row in rows:
         for name in numeric:
             if type(row[name]) is bool:
                 row[name] = float(row[name])
-    return rows
-
-
-class _ParquetColumns(dict):  # type: ignore[type-arg]
-    """A Parquet batch's columns in the graph's encoding, and its rows: should the columns break
-    the contract, the raw-row path reads the rows again to name each problem as it names them."""
-
-    def __init__(self, columns: dict[str, Any], batch: Any, numeric: list[str]) -> None:
-        super().__init__(columns)
-        self.batch, self.numeric = batch, numeric
-
-    def rows(self) -> Rows:
-        return _parquet_rows(self.batch, self.numeric)
+    return raw_rows_to_feeds(rows, schema, first_row=first_row)
 
 
 def _arrow_columns(batch: Any, schema: ModelSchema) -> dict[str, Any] | None:

@@ -14,9 +14,9 @@ from dask_testkit import csv_parts, penguin_rows, write_csv
 
 from pipeport.dask import read_model
 from pipeport.dask_batch import Settings, _count_csv, part_name, score_piece
-from pipeport.dask_inputs import Piece, arrow_feeds, count_csv_piece, plan_csv, plan_parquet
+from pipeport.dask_inputs import Piece, count_csv_piece, plan_csv, plan_parquet
 from pipeport.errors import RawInputError
-from pipeport.serving.batch import predict_file
+from pipeport.serving.batch import parquet_feeds, predict_file
 from pipeport.serving.model import load_model
 
 
@@ -129,7 +129,7 @@ def test_nan_that_is_not_null_takes_the_raw_row_path_and_its_message(models):
         {"bill length (mm)": pa.array([1.0, float("nan")]), "island": pa.array(["a", "b"])}
     )
     with pytest.raises(RawInputError) as caught:
-        arrow_feeds(batch, schema, first_row=7)
+        parquet_feeds(batch, schema, first_row=7)
     assert [(e.row, e.field) for e in caught.value.errors] == [(8, "bill length (mm)")]
     assert "NaN is not allowed; send null for a missing value" in caught.value.errors[0].problem
 
