@@ -40,9 +40,16 @@ def run_cli(*args: str, timeout: float = 300, **extra_env: str) -> subprocess.Co
     )
 
 
+def on_local(
+    model: Path, source: Path, output: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """The single-machine command, `pipeport predict MODEL --input SOURCE --output OUTPUT`."""
+    return run_cli("predict", str(model), "--input", str(source), "--output", str(output), *extra)
+
+
 def local(model: Path, source: Path, output: Path, *extra: str) -> str:
     """The single-machine command's output file, as bytes decoded (it must succeed)."""
-    result = run_cli("predict", str(model), "--input", str(source), "--output", str(output), *extra)
+    result = on_local(model, source, output, *extra)
     assert result.returncode == 0, result.stderr
     return output.read_bytes().decode("utf-8")
 

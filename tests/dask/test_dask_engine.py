@@ -15,6 +15,7 @@ from dask_testkit import (
     local,
     manifest,
     on_dask,
+    on_local,
     parquet_parts_as_csv,
     penguin_rows,
     run_cli,
@@ -119,15 +120,7 @@ def test_a_bad_row_is_reported_as_the_local_engine_reports_it(penguins, tmp_path
     rows = penguin_rows(400, seed=2)
     rows[237]["flipper_length_mm"] = "long"
     source = write_csv(tmp_path / "rows.csv", rows)
-    local_run = run_cli(
-        "predict",
-        str(penguins),
-        "--input",
-        str(source),
-        "--output",
-        str(tmp_path / "l.csv"),
-        "--ignore-unknown-columns",
-    )
+    local_run = on_local(penguins, source, tmp_path / "l.csv", "--ignore-unknown-columns")
     dask_run = on_dask(
         penguins, source, tmp_path / "out", "--ignore-unknown-columns", "--partition-rows", "50"
     )
@@ -145,15 +138,7 @@ def test_many_bad_rows_show_the_first_ones_then_a_count(penguins, tmp_path):
     for i in bad:
         rows[i]["bill_depth_mm"] = f"deep{i}"
     source = write_csv(tmp_path / "rows.csv", rows)
-    local_run = run_cli(
-        "predict",
-        str(penguins),
-        "--input",
-        str(source),
-        "--output",
-        str(tmp_path / "l.csv"),
-        "--ignore-unknown-columns",
-    )
+    local_run = on_local(penguins, source, tmp_path / "l.csv", "--ignore-unknown-columns")
     dask_run = on_dask(
         penguins, source, tmp_path / "out", "--ignore-unknown-columns", "--partition-rows", "60"
     )
@@ -176,14 +161,7 @@ def test_parquet_values_the_contract_refuses_are_named_as_the_local_engine_names
         }
     )
     pq.write_table(table, tmp_path / "rows.parquet")
-    local_run = run_cli(
-        "predict",
-        str(models["classifier"]),
-        "--input",
-        str(tmp_path / "rows.parquet"),
-        "--output",
-        str(tmp_path / "l.csv"),
-    )
+    local_run = on_local(models["classifier"], tmp_path / "rows.parquet", tmp_path / "l.csv")
     dask_run = on_dask(models["classifier"], tmp_path / "rows.parquet", tmp_path / "out")
     assert local_run.returncode == dask_run.returncode == 2
     assert error_line(dask_run) == error_line(local_run)
