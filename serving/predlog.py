@@ -127,16 +127,20 @@ def prepare_directory(directory: Path, models: Iterable[LoadedModel]) -> None:
         ) from None
 
 
-_SECOND: list[Any] = [None, ""]  # the last whole second formatted, and its text
+#: The last whole second formatted, and its text: one tuple, read and replaced whole, so that
+#: threads formatting times at once never pair one second with another's text.
+_SECOND: tuple[int, str] = (-1, "")
 
 
 def utc_text(seconds: float) -> str:
     """RFC 3339 UTC time with microseconds: 2026-12-02T10:15:00.123456Z."""
     whole = math.floor(seconds)
-    if _SECOND[0] != whole:  # formatted once per second: a log line's time costs ~0.3 µs
-        _SECOND[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
+    global _SECOND
+    second = _SECOND
+    if second[0] != whole:  # formatted once per second: a log line's time costs ~0.3 µs
+        second = _SECOND = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
     micros = min(int((seconds - whole) * 1e6), 999_999)
-    return f"{_SECOND[1]}.{micros:06d}Z"
+    return f"{second[1]}.{micros:06d}Z"
 
 
 def _encoder() -> Callable[[Any], str]:
