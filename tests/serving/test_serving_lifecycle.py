@@ -38,7 +38,7 @@ def _wait_exit(server, seconds: float = 30.0) -> int:
     return server.process.wait(timeout=seconds)
 
 
-def test_a_worker_killed_under_load_costs_at_most_its_in_flight_requests(
+def test_a_worker_killed_under_load_costs_only_what_it_held_when_it_died(
     start_server, classifier_path
 ):
     server = start_server(classifier_path)
@@ -79,9 +79,16 @@ def test_a_worker_killed_under_load_costs_at_most_its_in_flight_requests(
     for thread in threads:
         thread.join(timeout=30)
     outcomes = [outcome for r in results for outcome in r]
-    lost = outcomes.count("failed") + outcomes.count("bad")
-    # Each client had at most one request in flight when the worker died.
-    assert lost <= clients, outcomes
+    assert "bad" not in outcomes, outcomes  # no client saw an error status
+    for r in results:
+        # What one client can lose to the death: the request it had in flight on the victim,
+        # and the connection it opened next, if the kernel queued it on the victim's own
+        # listening socket (each worker has one, SO_REUSEPORT) just before that socket closed.
+        assert r.count("failed") <= 2, r
+        # ... and nothing after: once answered again, a client is never cut off.
+        if "failed" in r:
+            after = r[r.index("failed") :]
+            assert "ok" in after and "failed" not in after[after.index("ok") :], r
     assert outcomes.count("ok") >= clients * 40
     assert server.post_json("/v1/predict", {"rows": [ROW]})[0] == 200
     assert "Respawning worker" in server.log()
