@@ -30,6 +30,7 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 from onnx import TensorProto, helper
+from sklearn.base import is_outlier_detector
 
 from pipeport.contract import frame_to_feeds
 from pipeport.errors import ParityError, UnsupportedStepError
@@ -45,6 +46,7 @@ from pipeport.export.probe import ColumnRules, column_rules, refused_by_sklearn
 from pipeport.export.raw_inputs import as_raw_frame, concat_like, numeric_range, raw_columns
 from pipeport.export.structure import convert_predictor, final_estimator
 from pipeport.schema import (
+    ANOMALY_CLASSES,
     CATEGORICAL,
     METADATA_KEY,
     NUMERIC,
@@ -86,12 +88,25 @@ class Conversion:
         self.columns: list[RawColumn] = raw_columns(self.frame, self.names)
         self.graph = Graph(self.columns)
         model = final_estimator(pipeline)
-        self.task = "classification" if hasattr(model, "classes_") else "regression"
+        self.task = (
+            "anomaly"
+            if is_outlier_detector(model)
+            else "classification"
+            if hasattr(model, "classes_")
+            else "regression"
+        )
         self.estimator = type(model).__name__
         self.classes = list(model.classes_) if self.task == "classification" else []
+        #: An outlier detector's offset_: decision_function = score - offset (the metadata's).
+        self.offset: float | None = None
+        if self.task == "anomaly":
+            self.classes = list(ANOMALY_CLASSES)
+            self.offset = float(model.offset_)
         self.outputs = convert_predictor(pipeline, self.graph.raw_cols(), self.graph, "")
         if self.task == "regression":
             self.output_keys: tuple[str, ...] = ("prediction",)
+        elif self.task == "anomaly":
+            self.output_keys = ("label", "score")
         elif "probabilities" in self.outputs:
             self.output_keys = ("label", "probabilities")
         else:  # a classifier without predict_proba (LinearSVC, a hard vote): labels only
@@ -108,7 +123,12 @@ class Conversion:
             helper.make_tensor_value_info(c.onnx_name, c.chosen or DOUBLE, [None, 1])
             for c in self.used
         ]
-        if self.task == "classification":
+        if self.task == "anomaly":
+            outputs = [
+                helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+                helper.make_tensor_value_info("score", DOUBLE, [None, 1]),
+            ]
+        elif self.task == "classification":
             label_type = TensorProto.INT64 if classes_are_integers(self.classes) else STRING
             outputs = [helper.make_tensor_value_info("label", label_type, [None])]
             if "probabilities" in self.output_keys:
@@ -182,6 +202,7 @@ def contract_schema(
         classes=tuple(class_values(conversion.classes)),
         label_is_int=classes_are_integers(conversion.classes),
         unused_columns=tuple(conversion.unused),
+        offset=conversion.offset,
     )
 
 

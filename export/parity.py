@@ -3,10 +3,10 @@
 Tolerances (docs/support.md): labels equal on every row; probabilities within 1e-6 absolute;
 regression within 1e-6 relative (relative to max(|value|, 1e-6 x the 90th percentile of the
 |values| compared), so a prediction near zero is not judged against its own rounding noise, and a
-few exploding predictions do not blunt the test for all the others). A near-tie
-(scikit-learn's two largest probabilities within NEAR_TIE of each other) is counted separately:
-a label that flips there is still a failure, but the report says it was a tie-break, not a wrong
-graph.
+few exploding predictions do not blunt the test for all the others); an anomaly model's scores
+(score_samples, in [-1, 0]) within 1e-6 absolute. A near-tie (scikit-learn's two largest
+probabilities within NEAR_TIE of each other) is counted separately: a label that flips there is
+still a failure, but the report says it was a tie-break, not a wrong graph.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pipeport.schema import CATEGORICAL, NUMERIC, InputSpec, ModelSchema
 PROBA_ATOL = 1e-6
 REGRESSION_RTOL = 1e-6
 NEAR_TIE = 1e-9
+SCORE_ATOL = 1e-6
 WORST_ROWS = 10
 
 
@@ -125,8 +126,11 @@ def compare(
     frame: pd.DataFrame,
 ) -> ParityReport:
     """Compare {label, probabilities} (or {label} alone, for a classifier without
-    predict_proba) or {prediction} arrays from two runtimes."""
+    predict_proba), {prediction} or {label, score} (an anomaly model) arrays from two
+    runtimes."""
     n = len(frame)
+    if task == "anomaly":
+        return _compare_anomaly(expected, actual, frame)
     if task == "classification":
         with_probabilities = "probabilities" in expected and "probabilities" in actual
         empty = np.zeros((n, 0))
@@ -217,6 +221,44 @@ def compare(
     return report
 
 
+def _compare_anomaly(
+    expected: dict[str, np.ndarray], actual: dict[str, np.ndarray], frame: pd.DataFrame
+) -> ParityReport:
+    """Labels (-1, 1) equal on every row, scores (score_samples, in [-1, 0]) within
+    SCORE_ATOL."""
+    n = len(frame)
+    s_exp = np.asarray(expected["score"], np.float64).reshape(-1)
+    s_act = np.asarray(actual["score"], np.float64).reshape(-1)
+    l_exp = np.asarray(expected["label"]).reshape(-1).astype(np.int64)
+    l_act = np.asarray(actual["label"]).reshape(-1)
+    if s_exp.shape != s_act.shape or len(l_act) != n:
+        return _shape_mismatch("anomaly", n, s_exp.shape, s_act.shape)
+    l_act = l_act.astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(s_exp - s_act)
+    err = np.where(np.isnan(err), np.inf, err)
+    mismatch = l_exp != l_act
+    bad = (err > SCORE_ATOL) | mismatch
+    report = ParityReport(
+        passed=bool(not bad.any()),
+        task="anomaly",
+        rows=n,
+        rows_outside_tolerance=int(bad.sum()),
+        label_mismatches=int(mismatch.sum()),
+        max_abs_error=float(err.max(initial=0.0)),
+        tolerances={"score_abs": SCORE_ATOL, "labels": 0},
+        outside=np.flatnonzero(bad).tolist(),
+    )
+    for r in np.lexsort((-err, ~mismatch))[:WORST_ROWS]:  # mismatches first, then largest error
+        if mismatch[r]:
+            report.worst.append(_row(frame, int(r), "label", int(l_exp[r]), int(l_act[r]), 0.0))
+        elif err[r] > 0:
+            report.worst.append(
+                _row(frame, int(r), "score", float(s_exp[r]), float(s_act[r]), float(err[r]))
+            )
+    return report
+
+
 def sklearn_outputs(
     pipeline: Any,
     frame: pd.DataFrame,
@@ -235,6 +277,11 @@ def sklearn_outputs(
         if "probabilities" in keys:
             out["probabilities"] = pipeline.predict_proba(X)
         return out
+    if task == "anomaly":
+        return {
+            "label": np.asarray(pipeline.predict(X)).reshape(-1),
+            "score": np.asarray(pipeline.score_samples(X), np.float64).reshape(-1),
+        }
     return {"prediction": np.asarray(pipeline.predict(X)).reshape(-1)}
 
 

@@ -7,7 +7,8 @@ how it is exact. The support matrix (docs/support.md) and the refusal messages a
 these specs; `pipeport.register_converter` adds a user's own.
 
 A transformer's `convert(step, cols, graph, where)` returns the columns the step produces; a
-model's returns its outputs ({"label", "probabilities"} or {"prediction"} tensor names).
+model's returns its outputs ({"label", "probabilities"}, {"prediction"} or, for an outlier
+detector, {"label", "score"} tensor names).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from pipeport.errors import UnsupportedStepError
 
-Role = Literal["transformer", "classifier", "regressor"]
+Role = Literal["transformer", "classifier", "regressor", "outlier_detector"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def lookup(step: Any, where: str, role: Role | None = None) -> Converter:
     if role != "transformer" and role is not None and converter.role == "transformer":
         raise UnsupportedStepError(
             f"The last step, '{where}', is a {describe(step)}, a transformer: pipeport exports "
-            "pipelines that end with a classifier or a regressor"
+            "pipelines that end with a classifier, a regressor or an outlier detector"
         )
     if converter.check is not None:
         reason = converter.check(step)

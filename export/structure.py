@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_outlier_detector
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -57,9 +58,15 @@ def convert_predictor(step: Any, cols: list[Col], g: Graph, where: str) -> Model
     if isinstance(step, (ColumnTransformer, FeatureUnion)) or is_passthrough(step):
         raise UnsupportedStepError(
             f"The last step, '{where}', is a {type(step).__name__}: pipeport exports pipelines "
-            "that end with a classifier or a regressor"
+            "that end with a classifier, a regressor or an outlier detector"
         )
-    role: Role = "classifier" if hasattr(step, "classes_") else "regressor"
+    role: Role = (
+        "outlier_detector"
+        if is_outlier_detector(step)
+        else "classifier"
+        if hasattr(step, "classes_")
+        else "regressor"
+    )
     converter = lookup(step, where, role)
     g.model_inputs = list(cols)
     outputs = converter.convert(step, cols, g, where)

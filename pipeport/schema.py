@@ -32,6 +32,10 @@ ONNX_TYPE_OF_KIND = {NUMERIC: "tensor(double)", CATEGORICAL: "tensor(string)"}
 UNKNOWN_POLICIES = ("accepted", "error")
 #: The bounds a numeric input's `valid_range` may hold (inputs outside them are refused).
 RANGE_BOUNDS = ("greater_than", "greater_or_equal", "less_than", "less_or_equal")
+Task = Literal["classification", "regression", "anomaly"]
+TASKS = ("classification", "regression", "anomaly")
+#: An anomaly model's labels, as scikit-learn's outlier detectors predict them.
+ANOMALY_CLASSES = (-1, 1)
 
 
 class MetadataError(ValueError):
@@ -140,15 +144,19 @@ class ModelSchema:
 
     name: str
     version: str
-    task: Literal["classification", "regression"]
+    task: Task
     inputs: tuple[InputSpec, ...]
-    #: Output key ("label", "probabilities" or "prediction") -> ONNX output name.
+    #: Output key ("label", "probabilities", "prediction" or "score") -> ONNX output name.
     outputs: dict[str, str]
+    #: A classifier's classes; an anomaly model's labels, (-1, 1): outlier, inlier.
     classes: tuple[str | int, ...] = ()
     label_is_int: bool = False
     #: Raw columns of the training data the pipeline does not read: a row may carry them (any
     #: value); they are ignored.
     unused_columns: tuple[str, ...] = ()
+    #: An anomaly model's offset: its decision_function is score - offset, an outlier (-1) a
+    #: row whose decision is below 0.
+    offset: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -156,9 +164,12 @@ class ModelSchema:
         return tuple(spec.name for spec in self.inputs)
 
     def output_keys(self) -> tuple[str, ...]:
-        """The outputs, in a fixed order: label (+ probabilities), or prediction."""
+        """The outputs, in a fixed order: label (+ probabilities), prediction, or label and
+        score (an anomaly model)."""
         if self.task == "regression":
             return ("prediction",)
+        if self.task == "anomaly":
+            return ("label", "score")
         return ("label", "probabilities") if "probabilities" in self.outputs else ("label",)
 
     def to_metadata(self, **extra: Any) -> dict[str, Any]:
@@ -184,6 +195,13 @@ class ModelSchema:
                     "onnx_type": "tensor(double)",
                 }
             meta["classes"] = list(self.classes)
+        elif self.task == "anomaly":
+            meta["outputs"] = {
+                "label": {"onnx_name": self.outputs["label"], "onnx_type": "tensor(int64)"},
+                "score": {"onnx_name": self.outputs["score"], "onnx_type": "tensor(double)"},
+            }
+            meta["classes"] = list(ANOMALY_CLASSES)
+            meta["offset"] = self.offset
         else:
             meta["outputs"] = {
                 "prediction": {
@@ -214,13 +232,17 @@ class ModelSchema:
             )
         try:
             task = meta["task"]
-            if task not in ("classification", "regression"):
-                raise MetadataError(f"unknown task {task!r} in metadata")
+            if task not in TASKS:
+                raise MetadataError(
+                    f"unknown task {task!r} in metadata (this pipeport knows "
+                    f"{', '.join(TASKS)}; a newer one may know it)"
+                )
             inputs = tuple(InputSpec.from_metadata(entry) for entry in meta["inputs"])
             outputs = {key: str(value["onnx_name"]) for key, value in meta["outputs"].items()}
             classes = tuple(meta.get("classes") or ())
             name, version = str(meta["name"]), str(meta["version"])
             unused = tuple(str(c) for c in meta.get("unused_columns") or ())
+            offset = None if task != "anomaly" else float(meta["offset"])
         except MetadataError as exc:
             raise MetadataError(
                 str(exc) if str(exc).startswith(source) else f"{source}: {exc}"
@@ -229,17 +251,19 @@ class ModelSchema:
             raise MetadataError(
                 f"{source}: malformed '{METADATA_KEY}' metadata ({exc!r})"
             ) from None
-        allowed = (
-            ({"label", "probabilities"}, {"label"})
-            if task == "classification"
-            else ({"prediction"},)
-        )
+        allowed = {
+            "classification": ({"label", "probabilities"}, {"label"}),
+            "regression": ({"prediction"},),
+            "anomaly": ({"label", "score"},),
+        }[task]
         if set(outputs) not in allowed:
             raise MetadataError(
                 f"{source}: metadata outputs {sorted(outputs)} do not match task {task!r} "
                 f"(expected {' or '.join(str(sorted(a)) for a in allowed)})"
             )
         label_is_int = False
+        if task == "anomaly":
+            classes, label_is_int = ANOMALY_CLASSES, True
         if task == "classification":
             if not classes:
                 raise MetadataError(f"{source}: a classification model needs 'classes' in metadata")
@@ -257,6 +281,7 @@ class ModelSchema:
             classes=classes,
             label_is_int=label_is_int,
             unused_columns=unused,
+            offset=offset,
             metadata=meta,
         )
 

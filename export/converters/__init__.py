@@ -18,6 +18,7 @@ from pipeport.export.converters import (  # noqa: F401  (imported to register)
     glm,
     identity,
     imputers,
+    isolation_forest,
     iterative_imputer,
     kernel_ridge,
     knn_imputer,
