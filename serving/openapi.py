@@ -104,6 +104,25 @@ def build_openapi(schema: ModelSchema, settings: ServingSettings) -> dict[str, A
             }
         prediction = {"type": "object", "required": list(properties), "properties": properties}
         simple: dict[str, Any] = label
+    elif schema.task == "anomaly":
+        prediction = {
+            "type": "object",
+            "required": ["label", "score"],
+            "properties": {
+                "label": {
+                    "type": "integer",
+                    "enum": [-1, 1],
+                    "description": "-1: an outlier (score - offset < 0), 1: an inlier",
+                },
+                "score": {
+                    "type": "number",
+                    "nullable": True,
+                    "description": "scikit-learn's score_samples: the lower, the more abnormal "
+                    f"(offset {schema.offset!r})",
+                },
+            },
+        }
+        simple = {"type": "integer", "enum": [-1, 1]}
     else:
         prediction = {
             "type": "object",

@@ -2,8 +2,9 @@
 
 A prediction is `{"label": …, "probabilities": {class: p, …}}` for classification (class keys
 are `str(class)`, in the order of `classes`; `{"label": …}` alone for a classifier without
-probabilities, such as a hard vote) and `{"prediction": x}` for regression
-(docs/onnx-contract.md). JSON has no NaN, so a non-finite output value becomes null.
+probabilities, such as a hard vote), `{"prediction": x}` for regression and
+`{"label": -1 | 1, "score": s}` for an anomaly model (docs/onnx-contract.md). JSON has no NaN,
+so a non-finite output value becomes null.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ class OutputFormatter:
         """One dict per row, in row order."""
         if self.labels_only:
             return [{"label": label} for label in outputs[0].reshape(-1).tolist()]
+        if self.task == "anomaly":
+            labels = outputs[0].reshape(-1).tolist()
+            scores = _finite_values(outputs[1])
+            return [
+                {"label": label, "score": score}
+                for label, score in zip(labels, scores, strict=True)
+            ]
         if self.task == "classification":
             labels = outputs[0].reshape(-1).tolist()
             keys = self.class_keys
@@ -54,6 +62,22 @@ class OutputFormatter:
         row's probabilities go through one %-template. Any non-finite value, or a label that is
         not one of the classes, takes the general path, so the text is always the same.
         """
+        if self.task == "anomaly":
+            labels = outputs[0].reshape(-1).tolist()
+            scores = outputs[1].reshape(-1).tolist()
+            total = sum(scores)
+            if total - total != 0.0 or not all(type(label) is int for label in labels):
+                return to_json(self.predictions(outputs))
+            return (
+                "["
+                + ",".join(
+                    [
+                        f'{{"label":{label},"score":{score!r}}}'
+                        for label, score in zip(labels, scores, strict=True)
+                    ]
+                )
+                + "]"
+            )
         if self.task != "classification":
             values = outputs[0].reshape(-1).tolist()
             total = sum(values)
@@ -85,8 +109,9 @@ class OutputFormatter:
         )
 
     def simple(self, outputs: list[np.ndarray]) -> list[Any]:
-        """Labels (classification) or values (regression): what an MLflow sklearn model returns."""
-        if self.task == "classification":
+        """Labels (classification, anomaly) or values (regression): what an MLflow sklearn
+        model returns (its predict)."""
+        if self.task != "regression":
             return outputs[0].reshape(-1).tolist()
         return _finite_values(outputs[0])
 
@@ -94,6 +119,8 @@ class OutputFormatter:
         """Column names for batch output, after the row number."""
         if self.labels_only:
             return ["label"]
+        if self.task == "anomaly":
+            return ["label", "score"]
         if self.task == "classification":
             return ["label", *(f"probability_{key}" for key in self.class_keys)]
         return ["prediction"]
@@ -102,6 +129,12 @@ class OutputFormatter:
         """Rows of values matching `csv_header()`; non-finite values as empty fields."""
         if self.labels_only:
             return [[label] for label in outputs[0].reshape(-1).tolist()]
+        if self.task == "anomaly":
+            labels = outputs[0].reshape(-1).tolist()
+            return [
+                [label, "" if s is None else repr(s)]
+                for label, s in zip(labels, _finite_values(outputs[1]), strict=True)
+            ]
         if self.task == "classification":
             labels = outputs[0].reshape(-1).tolist()
             return [

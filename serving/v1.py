@@ -96,7 +96,7 @@ def metadata_document(state: ServingState) -> dict[str, Any]:
 
     model = state.model
     meta = model.schema.metadata
-    return {
+    document = {
         "model": {
             "name": model.schema.name,
             "version": model.schema.version,
@@ -119,3 +119,6 @@ def metadata_document(state: ServingState) -> dict[str, Any]:
             "numpy": numpy.__version__,
         },
     }
+    if model.schema.task == "anomaly":  # decision_function = score - offset
+        document["offset"] = model.schema.offset
+    return document

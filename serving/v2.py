@@ -174,6 +174,7 @@ def output_types(state: ServingState) -> dict[str, tuple[str, list[int]]]:
         "label": ("INT64" if schema.label_is_int else "BYTES", [-1]),
         "probabilities": ("FP64", [-1, len(schema.classes)]),
         "prediction": ("FP64", [-1, 1]),
+        "score": ("FP64", [-1, 1]),
     }
     return {key: types[key] for key in schema.output_keys()}
 
