@@ -97,12 +97,12 @@ class Conversion:
         )
         self.estimator = type(model).__name__
         self.classes = list(model.classes_) if self.task == "classification" else []
+        self.outputs = convert_predictor(pipeline, self.graph.raw_cols(), self.graph, "")
         #: An outlier detector's offset_: decision_function = score - offset (the metadata's).
         self.offset: float | None = None
-        if self.task == "anomaly":
+        if self.task == "anomaly":  # (a detector with a converter: IsolationForest)
             self.classes = list(ANOMALY_CLASSES)
             self.offset = float(model.offset_)
-        self.outputs = convert_predictor(pipeline, self.graph.raw_cols(), self.graph, "")
         if self.task == "regression":
             self.output_keys: tuple[str, ...] = ("prediction",)
         elif self.task == "anomaly":

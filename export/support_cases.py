@@ -233,7 +233,7 @@ SECTIONS = {
     "pipeport.export.support_cases_feature_engine": "feature-engine",
     "pipeport.export.support_cases_boosting": "LightGBM and XGBoost",
     "pipeport.export.support_cases_models": (
-        "More scikit-learn models: SVMs, SGD, naive Bayes, GLMs, kernel ridge"
+        "More scikit-learn models: SVMs, SGD, naive Bayes, GLMs, kernel ridge, IsolationForest"
     ),
 }
 

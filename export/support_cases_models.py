@@ -1,11 +1,12 @@
 """Support cases for the remaining scikit-learn models: linear SVMs and the other linear
-classifiers, SGD, naive Bayes, generalised linear models, kernel SVMs and kernel ridge.
+classifiers, SGD, naive Bayes, generalised linear models, kernel SVMs, kernel ridge and
+IsolationForest (anomaly scores).
 
 Each sits in a realistic pipeline (a ColumnTransformer of imputers, scalers and encoders before
 it, on `people` or on penguins; text and integer labels, two and three classes) and names the
 parameter values it covers; each `corrupt` moves one learned value the model predicts with (a
 coefficient, a class mean, a log probability, a support vector, a Platt parameter, a dual
-coefficient), so the gate can be seen to catch it.
+coefficient; a forest's leaf depth or its offset), so the gate can be seen to catch it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import IsolationForest
 from sklearn.impute import SimpleImputer
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import (
@@ -103,6 +106,37 @@ def calibrated_support_vector(delta: float) -> Corrupt:
         svc.support_vectors_[0, 0] += delta
 
     return corrupt
+
+
+def leaf_depth(tree: int, delta: float) -> Corrupt:
+    """Deepen the leaf of IsolationForest tree `tree` that most training rows reached."""
+
+    def corrupt(pipeline: Any) -> None:
+        forest = _model(pipeline)
+        t = forest.estimators_[tree].tree_
+        samples = np.where(t.children_left == -1, t.n_node_samples, -1)
+        forest._decision_path_lengths[tree][int(np.argmax(samples))] += delta
+
+    return corrupt
+
+
+def move_offset(delta: float) -> Corrupt:
+    """Move IsolationForest's offset_ (the outlier threshold) by `delta`."""
+
+    def corrupt(pipeline: Any) -> None:
+        _model(pipeline).offset_ += delta
+
+    return corrupt
+
+
+def _raw_numbers() -> ColumnTransformer:
+    """Numbers as they come (IsolationForest routes missing values itself), text one-hot."""
+    return ColumnTransformer(
+        [
+            ("num", "passthrough", NUMBERS),
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), TEXT),
+        ]
+    )
 
 
 # -- the cases ------------------------------------------------------------------------------------
@@ -413,5 +447,35 @@ def cases() -> list[Case]:
             "spend",
             lambda: _with(_people(), KernelRidge(kernel="poly", degree=2, alpha=10.0)),
             move("dual_coef_", 5.0),
+        ),
+        # -- anomaly detection: labels -1/1 (predict) and score_samples ---------------------------
+        Case(
+            "isolation-forest-missing-values",
+            "IsolationForest(n_estimators=80) on raw numbers with missing values (routed by the "
+            "trees) and one-hot text; contamination 'auto' (offset -0.5); label and "
+            "score_samples",
+            P,
+            "survived",  # ignored by the forest
+            lambda: _with(_raw_numbers(), IsolationForest(n_estimators=80, random_state=0)),
+            leaf_depth(0, 2.0),
+        ),
+        Case(
+            "isolation-forest-contamination-subsampled",
+            "IsolationForest(contamination=0.1, max_samples=128, max_features=0.6, "
+            "bootstrap=True) on penguins (each tree on its own columns); label and score_samples",
+            PG,
+            "species",  # ignored by the forest
+            lambda: _with(
+                _penguins(),
+                IsolationForest(
+                    n_estimators=60,
+                    contamination=0.1,
+                    max_samples=128,
+                    max_features=0.6,
+                    bootstrap=True,
+                    random_state=0,
+                ),
+            ),
+            move_offset(0.05),
         ),
     ]
