@@ -280,12 +280,13 @@ def render(
         "compared row by row.",
         "",
         "Tolerances of the gate: **labels equal on every row**; **probabilities within 1e-6 "
-        "absolute**; **regression predictions within 1e-6 relative**. A *near-tie* is a row "
+        "absolute**; **regression predictions within 1e-6 relative**; **anomaly scores "
+        "(`score_samples`) within 1e-6 absolute**. A *near-tie* is a row "
         "whose two largest scikit-learn probabilities are within 1e-9 of each other; it is "
         "counted, and a label that differs there still fails the gate. *max abs error* is the "
-        "largest absolute difference of a probability (classification) or prediction "
-        "(regression); *max rel error* is the largest relative difference of a regression "
-        "prediction.",
+        "largest absolute difference of a probability (classification), prediction "
+        "(regression) or score (anomaly); *max rel error* is the largest relative difference "
+        "of a regression prediction.",
         "",
         "Each row is backed by tests under `tests/export/` that can fail: the export must pass "
         "the gate, and (for the steps) a copy of the pipeline with one learned value of the step "
