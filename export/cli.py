@@ -28,7 +28,8 @@ def register(sub: Any) -> None:
             "pipeline trained anywhere. Before writing, the graph is run on the sample rows and "
             "on generated raw rows (missing values, unseen categories, far-out numbers) and "
             "compared with scikit-learn: labels must be equal, probabilities within 1e-6, "
-            "regression within 1e-6 relative. If they are not, nothing is written and the worst "
+            "regression within 1e-6 relative, anomaly scores (IsolationForest) within 1e-6. "
+            "If they are not, nothing is written and the worst "
             "rows are printed (exit status 1); a step pipeport cannot export is named, with what "
             "to do (exit status 2). " + PICKLE_WARNING
         ),
@@ -284,6 +285,11 @@ def run_export(args: argparse.Namespace) -> int:
         detail = (
             f"label mismatches {parity['label_mismatches']}, near-ties {parity['near_ties']}, "
             f"max probability error {error(parity['max_abs_error'])}"
+        )
+    elif parity["task"] == "anomaly":
+        detail = (
+            f"label mismatches {parity['label_mismatches']}, "
+            f"max score error {error(parity['max_abs_error'])}"
         )
     else:  # relative error is what the gate judges (absolute errors scale with the prediction)
         detail = f"max relative error {error(parity['max_rel_error'])}"

@@ -168,8 +168,9 @@ def register(subparsers: Any) -> None:
             "Score every row of an input file with MODEL.onnx, using the same validation as "
             "the server. CSV: a header of raw column names, an empty field is missing. JSONL: "
             "one raw row (JSON object) per line. Parquet needs pyarrow. Output: a CSV with the "
-            "input row number (from 0), the label and one probability column per class, or "
-            "the prediction. With --engine dask, CSV or Parquet files too big for one machine "
+            "input row number (from 0), the label and one probability column per class, the "
+            "prediction, or an anomaly model's label (-1/1) and score. With --engine dask, "
+            "CSV or Parquet files too big for one machine "
             "are scored on a Dask cluster by the same rules, into a directory of part files "
             "(docs/batch.md)."
         ),

@@ -151,3 +151,4 @@ def test_the_cli_exports_a_joblib_anomaly_pipeline(tmp_path):
     assert meta["task"] == "anomaly" and meta["offset"] == -0.5
     report = json.dumps(meta["parity"])
     assert '"label_mismatches": 0' in report
+    assert "label mismatches 0, max score error 0" in done.stdout, done.stdout
