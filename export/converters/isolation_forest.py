@@ -32,9 +32,9 @@ from pipeport.export.registry import Converter, ModelOutputs, register
 
 def _tree_terms(model: Any, i: int) -> np.ndarray:
     """Per node of tree i: depth + average path length - 1.0, as scikit-learn adds it."""
-    return (
-        model._decision_path_lengths[i] + model._average_path_length_per_tree[i] - 1.0
-    ).astype(np.float64)
+    return (model._decision_path_lengths[i] + model._average_path_length_per_tree[i] - 1.0).astype(
+        np.float64
+    )
 
 
 def convert_isolation_forest(model: Any, cols: list[Col], g: Graph, where: str) -> ModelOutputs:
