@@ -91,9 +91,11 @@ def predict(
     """Predictions for every row of `ddf` (raw columns, as `pipeport.frame_to_feeds` takes them).
 
     Returns a lazy dask DataFrame with the same partitions and index: `keep_columns` copied from
-    `ddf` (ids, keys), then `label` and `probability_<class>` per class (classification) or
-    `prediction` (regression). Non-finite outputs are NaN. `threads` is onnxruntime's intra-op
-    threads per session (one per worker thread is right when workers run one thread per core).
+    `ddf` (ids, keys), then `label` and `probability_<class>` per class (classification),
+    `prediction` (regression), or `label` (int64: -1 outlier, 1 inlier) and `score`
+    (scikit-learn's score_samples) for an anomaly model. Non-finite outputs are NaN. `threads`
+    is onnxruntime's intra-op threads per session (one per worker thread is right when workers
+    run one thread per core).
 
     A row that breaks the raw-row contract makes computing the result raise
     `PartitionInputError` (a `pipeport.RawInputError`): the partition's number, and each

@@ -102,7 +102,7 @@ def _model_from_bytes(data: bytes, sha256: str, threads: int) -> LoadedModel:
 
 def output_columns(schema: ModelSchema) -> list[str]:
     """The prediction columns, as `pipeport predict` names them: label and one
-    probability_<class> per class, or prediction."""
+    probability_<class> per class, prediction, or an anomaly model's label (-1/1) and score."""
     return OutputFormatter(schema).csv_header()
 
 
@@ -112,7 +112,14 @@ def output_arrays(
     """session.run results (one list per chunk) as one array per output column, named as
     `output_columns`. Non-finite values are NaN (missing), as the server's JSON has null."""
     names = formatter.csv_header()
-    if schema.task != "classification":
+    if schema.task == "anomaly":  # label (int64, -1 outlier / 1 inlier), then score
+        labels = [np.asarray(chunk[0], np.int64).reshape(-1) for chunk in outputs]
+        scores = [np.asarray(chunk[1], np.float64).reshape(-1) for chunk in outputs]
+        return {
+            "label": np.concatenate(labels) if labels else np.empty(0, np.int64),
+            "score": _finite(np.concatenate(scores) if scores else np.empty(0)),
+        }
+    if schema.task == "regression":
         values = [np.asarray(chunk[0], np.float64).reshape(-1) for chunk in outputs]
         return {names[0]: _finite(np.concatenate(values) if values else np.empty(0))}
     empty_label = np.empty(0, np.int64 if schema.label_is_int else object)

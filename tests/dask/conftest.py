@@ -57,3 +57,41 @@ def client() -> Iterator[Any]:
         Client(cluster) as dask_client,
     ):
         yield dask_client
+
+
+@pytest.fixture(scope="session")
+def anomaly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """An anomaly model: amount (missing values), hour and channel through an IsolationForest,
+    fitted by scikit-learn and exported by pipeport.to_onnx; (model path, fitted pipeline)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import IsolationForest
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from pipeport import to_onnx
+
+    rng = np.random.default_rng(0)
+    amount = rng.lognormal(3.0, 1.0, 400)
+    amount[rng.random(400) < 0.05] = np.nan
+    frame = pd.DataFrame(
+        {
+            "amount": amount,
+            "hour": rng.integers(0, 24, 400),
+            "channel": rng.choice(["web", "shop", "phone"], 400),
+        }
+    )
+    pipeline = make_pipeline(
+        ColumnTransformer(
+            [
+                ("num", SimpleImputer(), ["amount", "hour"]),
+                ("cat", OneHotEncoder(handle_unknown="ignore"), ["channel"]),
+            ]
+        ),
+        IsolationForest(n_estimators=60, contamination=0.05, random_state=0),
+    ).fit(frame)
+    path = tmp_path_factory.mktemp("dask-anomaly") / "fraud.onnx"
+    path.write_bytes(to_onnx(pipeline, frame, "fraud", generated_rows=200).SerializeToString())
+    return path, pipeline
