@@ -14,18 +14,18 @@ def register(sub: Any) -> None:
         "replay",
         help="replay logged requests against scikit-learn or another model, row by row",
         description=(
-            "Equivalence monitoring. Read the prediction logs of `pipeport serve "
-            "--log-predictions DIR` (JSON Lines files, or folders of them), feed the raw rows "
-            "production received to the research pipeline (an artifacts folder of `pipeport "
-            "train`, or a .joblib pipeline: scikit-learn) and/or another ONNX file, and compare "
-            "what each returns with what production answered, row by row, with the parity "
-            "tolerances (labels equal, probabilities within 1e-6, regression within 1e-6 "
-            "relative). Writes report.json and report.html: every row outside tolerance named "
-            "by its X-Request-ID, row and log line, the rows a target refused, and a drift "
-            "summary (missing values, numbers outside the training range, unseen categories per "
-            "column). Exit status 1 on any row outside tolerance or a target that cannot run, "
-            "2 on a usage error. Loading a .joblib file runs the Python code pickled inside "
-            "it: only load pipelines you trust."
+            "Equivalence monitoring. Read the prediction logs of `pipeport serve --log-predictions "
+            "DIR` (JSON Lines files, or folders of them), feed the raw rows production received to "
+            "the research pipeline (an artifacts folder of `pipeport train`, or a .joblib "
+            "pipeline: scikit-learn) and/or another ONNX file, and compare what each returns with "
+            "what production answered, row by row, with the parity tolerances (labels equal, "
+            "probabilities within 1e-6, regression within 1e-6 relative; an anomaly model's labels "
+            "-1/1 equal and scores within 1e-6). Writes report.json and report.html: every row "
+            "outside tolerance named by its X-Request-ID, row and log line, the rows a target "
+            "refused, and a drift summary (missing values, numbers outside the training range, "
+            "unseen categories per column). Exit status 1 on any row outside tolerance or a target "
+            "that cannot run, 2 on a usage error. Loading a .joblib file runs the Python code "
+            "pickled inside it: only load pipelines you trust."
         ),
         epilog="Example: pipeport replay logs/ --against artifacts/penguins-species",
     )
@@ -62,16 +62,17 @@ def register(sub: Any) -> None:
         "diff",
         help="compare two model versions on the same raw rows (a CI gate before a release)",
         description=(
-            "A differential test between two versions of a model. Both ONNX files score the "
-            "same raw rows (a CSV or Parquet file, or the raw rows of prediction logs), each by "
-            "its own contract; or, with --shadow-log, the served and the shadow model's "
-            "predictions logged by `pipeport serve NEW.onnx --shadow OLD.onnx` are compared. "
-            "Reports label agreement, a confusion table old vs new (the flips, per class), the "
-            "distribution of probability or prediction shifts and the rows that moved most, in "
-            "report.json and report.html. Inputs that differ between the versions are named, "
+            "A differential test between two versions of a model. Both ONNX files score the same "
+            "raw rows (a CSV or Parquet file, or the raw rows of prediction logs), each by its own "
+            "contract; or, with --shadow-log, the served and the shadow model's predictions logged "
+            "by `pipeport serve NEW.onnx --shadow OLD.onnx` are compared. Reports label agreement, "
+            "a confusion table old vs new (the flips, per class; an anomaly model's classes are "
+            "-1, outlier, and 1, inlier), the distribution of probability, prediction or anomaly "
+            "score shifts and the rows that moved most, in report.json and report.html. Versions "
+            "of different tasks are refused. Inputs that differ between the versions are named, "
             "and the rows compared are those both accept. Exit status 1 when a limit you set "
-            "(--max-label-changes, --max-abs-shift) is exceeded or no row could be compared, "
-            "0 otherwise, 2 on a usage error."
+            "(--max-label-changes, --max-abs-shift) is exceeded or no row could be compared, 0 "
+            "otherwise, 2 on a usage error."
         ),
         epilog="Examples: pipeport diff old.onnx new.onnx --data holdout.csv "
         "--max-label-changes 1%% --max-abs-shift 0.05 | pipeport diff --shadow-log logs/",
@@ -96,15 +97,15 @@ def register(sub: Any) -> None:
     diff.add_argument(
         "--max-label-changes",
         metavar="LIMIT",
-        help="fail when more labels change: a share of the rows compared (1%%) or a number "
-        "of rows (5)",
+        help="fail when more labels change (a classifier's, or an anomaly model's -1/1): a share "
+        "of the rows compared (1%%) or a number of rows (5)",
     )
     diff.add_argument(
         "--max-abs-shift",
         type=float,
         metavar="X",
         help="fail when a row's probability (the largest change over the classes both "
-        "versions have) or prediction moves by more than X",
+        "versions have), prediction or anomaly score moves by more than X",
     )
     diff.add_argument(
         "--report-dir",
@@ -136,12 +137,17 @@ def run_replay_cli(args: argparse.Namespace) -> int:
         f"{run.model['name']} v{run.model['version']} ({run.model['sha256'][:12]})"
         + (f"; {len(logs.skipped)} unreadable lines skipped" if logs.skipped else "")
     )
+    anomaly = run.schema.task == "anomaly"
     for result in run.results:
         r = result.report
         detail = (
             f"{result.compared} rows, {r.rows_outside_tolerance} outside tolerance (label "
-            f"mismatches {r.label_mismatches}), max abs {r.max_abs_error:.2g}, "
-            f"max rel {r.max_rel_error:.2g}"
+            f"mismatches {r.label_mismatches}), "
+            + (
+                f"max score error {r.max_abs_error:.2g}"
+                if anomaly
+                else f"max abs {r.max_abs_error:.2g}, max rel {r.max_rel_error:.2g}"
+            )
             if r is not None
             else result.reason
         )
@@ -151,11 +157,7 @@ def run_replay_cli(args: argparse.Namespace) -> int:
         for m in result.mismatches[:10]:
             print(
                 f"  request {m['request_id']} row {m['row_in_request']} ({m['log']}): "
-                + (
-                    f"production {m['production_label']}, target {m['target_label']}"
-                    if "production_label" in m
-                    else f"production {m['production']!r}, target {m['target']!r}"
-                )
+                + _mismatch_words(m)
             )
     print(f"drift over {len(logs.rows)} rows:")
     for line in drift_lines(run.drift, len(logs.rows)):
@@ -166,7 +168,14 @@ def run_replay_cli(args: argparse.Namespace) -> int:
 
 def run_diff_cli(args: argparse.Namespace) -> int:
     from pipeport.cli import CLIError
-    from pipeport.monitor.diff import Thresholds, parse_label_changes, run_diff, run_shadow_diff
+    from pipeport.monitor.diff import (
+        LABEL_TASKS,
+        Thresholds,
+        class_words,
+        parse_label_changes,
+        run_diff,
+        run_shadow_diff,
+    )
     from pipeport.monitor.logs import LogError
     from pipeport.monitor.report import write_diff_reports
     from pipeport.serving.model import ModelLoadError
@@ -207,17 +216,33 @@ def run_diff_cli(args: argparse.Namespace) -> int:
     for side, items in run.refused.items():
         if items:
             print(f"{len(items)} rows refused by the {side} version (e.g. {items[0]['why']})")
-    if run.task == "classification":
+    if run.task in LABEL_TASKS:
         print(
             f"labels: {run.label_changes} changed ({1 - run.agreement:.2%}), "
             f"agreement {run.agreement:.2%}"
         )
         for c in run.per_class:
             if c["lost"] or c["gained"]:
-                print(f"  {c['class']}: {c['lost']} flipped away, {c['gained']} flipped to it")
+                print(
+                    f"  {class_words(run.task, c['class'])}: {c['lost']} flipped away, "
+                    f"{c['gained']} flipped to it"
+                )
     if run.shifts.size:
         print(f"{run.shift_name}: max {run.max_shift:.4g}")
     for violation in run.violations():
         print(f"LIMIT EXCEEDED: {violation}", file=sys.stderr)
     print(f"diff {'PASSED' if run.passed else 'FAILED'}; reports: {json_path}, {html_path}")
     return 0 if run.passed else 1
+
+
+def _mismatch_words(m: dict[str, Any]) -> str:
+    """A row outside tolerance, for a terminal: both labels (and an anomaly model's scores), or
+    both predictions."""
+    if "production_score" in m:
+        return (
+            f"production {m['production_label']} (score {m['production_score']!r}), "
+            f"target {m['target_label']} (score {m['target_score']!r})"
+        )
+    if "production_label" in m:
+        return f"production {m['production_label']}, target {m['target_label']}"
+    return f"production {m['production']!r}, target {m['target']!r}"

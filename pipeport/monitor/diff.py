@@ -4,7 +4,9 @@ Both ONNX files score the same raw rows (a CSV/Parquet file, or the raw rows of 
 logs), each by its own contract; or, with a shadow log (`pipeport serve NEW --shadow OLD`), the
 two predictions logged for each request are compared as they were answered. Reported: label
 agreement, a confusion table old vs new (the flips, per class), the distribution of probability
-or prediction shifts, and the rows that moved most. Thresholds (`max_label_changes`,
+or prediction shifts, and the rows that moved most. An anomaly model (IsolationForest) is
+compared as a classifier whose classes are -1 (outlier) and 1 (inlier), and its shift is
+|Δ score| (score_samples, in [-1, 0]). Thresholds (`max_label_changes`,
 `max_abs_shift`) turn it into a gate for CI.
 
 Versions whose inputs differ are compared on what both accept: each model takes the columns it
@@ -23,13 +25,17 @@ import numpy as np
 
 from pipeport.contract import is_missing
 from pipeport.monitor.logs import LogError, PredictionLogs, read_logs
-from pipeport.monitor.scoring import score_with_onnx, take
-from pipeport.parity_tests.harness import predictions_to_arrays
+from pipeport.monitor.scoring import TASK_WORDS, logged_arrays, score_with_onnx, take
 from pipeport.schema import ModelSchema
 
 MOVED_ROWS = 20
-#: Bins of |Δ probability| (upper bounds); a probability moves by at most 1.
+#: Bins of |Δ probability| (upper bounds); a probability moves by at most 1, and so does an
+#: anomaly score (in [-1, 0]).
 PROBABILITY_BINS = (0.0, 1e-6, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
+#: Tasks whose versions answer labels: label changes, a confusion table, per-class flips.
+LABEL_TASKS = ("classification", "anomaly")
+#: What an anomaly model's labels mean, for people reading a report.
+ANOMALY_LABELS = {"-1": "outlier", "1": "inlier"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,25 @@ class Version:
     schema: ModelSchema
 
 
+class TaskMismatchError(LogError):
+    """The two versions answer different tasks (an anomaly model and a classifier, say): their
+    outputs cannot be compared."""
+
+
+def check_tasks(old: Version, new: Version) -> None:
+    """Refuse versions of different tasks, before anything is scored."""
+    if old.schema.task != new.schema.task:
+        raise TaskMismatchError(
+            f"cannot compare models of different tasks: {old.label} is "
+            f"{_task_words(old.schema.task)}, {new.label} is {_task_words(new.schema.task)}; "
+            "pipeport diff compares two versions of one model"
+        )
+
+
+def _task_words(task: str) -> str:
+    return TASK_WORDS.get(task, f"a {task} model")
+
+
 @dataclass
 class DiffRun:
     old: Version
@@ -88,7 +113,8 @@ class DiffRun:
     shift_name: str = ""
     shifts: np.ndarray = field(default_factory=lambda: np.zeros(0))
     moved: list[dict[str, Any]] = field(default_factory=list)
-    #: (old, new) values for the scatter plot: probabilities of common classes, or predictions.
+    #: (old, new) values for the scatter plot: probabilities of common classes, predictions or
+    #: anomaly scores.
     values: tuple[np.ndarray, np.ndarray] | None = None
     #: Log lines that could not be read (a line cut short by a killed worker): (where, why).
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -107,7 +133,7 @@ class DiffRun:
         t = self.thresholds
         if self.compared == 0:
             out.append("no row was accepted by both versions: nothing was compared")
-        if t.max_label_changes is not None and self.task == "classification":
+        if t.max_label_changes is not None and self.task in LABEL_TASKS:
             allowed = (
                 t.max_label_changes * self.compared
                 if t.max_label_changes_is_fraction
@@ -188,6 +214,7 @@ def run_diff(old_path: Path, new_path: Path, data: list[Path], thresholds: Thres
 
     old_model, new_model = load_model(old_path), load_model(new_path)
     old, new = _version(old_model, str(old_path)), _version(new_model, str(new_path))
+    check_tasks(old, new)
     skipped: list[tuple[str, str]] = []
     if len(data) == 1 and data[0].is_file() and data[0].suffix in (".csv", ".parquet", ".pq"):
         rows = read_rows(data[0])
@@ -233,6 +260,7 @@ def run_shadow_diff(paths: list[Path], thresholds: Thresholds) -> DiffRun:
     shadow_sha, served_sha = shas.pop()
     old = _logged_version(logs, shadow_sha, "shadow (logged)")
     new = _logged_version(logs, served_sha, "served (logged)")
+    check_tasks(old, new)
     where = [f"{r.request_id} row {r.row_in_request} ({r.where})" for r in shadowed]
     refused = {
         "old": [
@@ -244,10 +272,8 @@ def run_shadow_diff(paths: list[Path], thresholds: Thresholds) -> DiffRun:
     }
     both = [i for i, r in enumerate(shadowed) if r.shadow is not None]
     shadow_predictions = [p for p in (shadowed[i].shadow for i in both) if p is not None]
-    out_old = predictions_to_arrays(shadow_predictions, old.schema.task, list(old.schema.classes))
-    out_new = predictions_to_arrays(
-        [shadowed[i].prediction for i in both], new.schema.task, list(new.schema.classes)
-    )
+    out_old = logged_arrays(shadow_predictions, old.schema)
+    out_new = logged_arrays([shadowed[i].prediction for i in both], new.schema)
     source = f"{len(shadowed)} logged rows with a shadow prediction, in " + ", ".join(
         str(p) for p in paths
     )
@@ -277,11 +303,7 @@ def _compare(
     refused: dict[str, list[dict[str, Any]]],
     thresholds: Thresholds,
 ) -> DiffRun:
-    if old.schema.task != new.schema.task:
-        raise LogError(
-            f"the versions do different things: {old.label} is {old.schema.task}, "
-            f"{new.label} is {new.schema.task}"
-        )
+    check_tasks(old, new)
     run = DiffRun(
         old=old,
         new=new,
@@ -295,14 +317,18 @@ def _compare(
     )
     if not both:
         return run
-    if run.task == "classification":
+    if run.task in LABEL_TASKS:
         _labels(run, out_old, out_new)
-    else:
+    if run.task == "anomaly":
+        a = np.asarray(out_old["score"], np.float64).ravel()
+        b = np.asarray(out_new["score"], np.float64).ravel()
+        run.shifts = _shifts(a, b)
+        run.shift_name = "|Δ score|"
+        run.values = (a, b)
+    elif run.task == "regression":
         a = np.asarray(out_old["prediction"], np.float64).ravel()
         b = np.asarray(out_new["prediction"], np.float64).ravel()
-        with np.errstate(invalid="ignore"):
-            run.shifts = np.where(np.isnan(a) & np.isnan(b), 0.0, np.abs(b - a))
-        run.shifts = np.nan_to_num(run.shifts, nan=math.inf)
+        run.shifts = _shifts(a, b)
         run.shift_name = "|Δ prediction|"
         run.values = (a, b)
     # flipped labels first, then by how far the row moved
@@ -313,10 +339,13 @@ def _compare(
             continue
         i = both[int(k)]
         entry: dict[str, Any] = {"where": where[i], "shift": float(run.shifts[k])}
-        if run.task == "classification":
+        if run.task in LABEL_TASKS:
             entry["old_label"] = str(out_old["label"][k])
             entry["new_label"] = str(out_new["label"][k])
-        else:
+        if run.task == "anomaly":
+            entry["old_score"] = _number(out_old["score"][k])
+            entry["new_score"] = _number(out_new["score"][k])
+        elif run.task == "regression":
             entry["old"] = float(out_old["prediction"][k])
             entry["new"] = float(out_new["prediction"][k])
         entry["raw"] = rows[i]
@@ -325,7 +354,26 @@ def _compare(
 
 
 def _flipped(run: DiffRun, old: dict[str, np.ndarray], new: dict[str, np.ndarray], k: int) -> bool:
-    return run.task == "classification" and str(old["label"][k]) != str(new["label"][k])
+    return run.task in LABEL_TASKS and str(old["label"][k]) != str(new["label"][k])
+
+
+def _shifts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|b - a| per row: 0 where both are missing (NaN), infinite where one is."""
+    with np.errstate(invalid="ignore"):
+        shifts = np.where(np.isnan(a) & np.isnan(b), 0.0, np.abs(b - a))
+    return np.nan_to_num(shifts, nan=math.inf)
+
+
+def _number(value: Any) -> float | None:
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def class_words(task: str, label: str) -> str:
+    """A class as a person reads it: an anomaly model's "-1" is "-1 (outlier)"."""
+    if task == "anomaly" and label in ANOMALY_LABELS:
+        return f"{label} ({ANOMALY_LABELS[label]})"
+    return label
 
 
 def _labels(run: DiffRun, out_old: dict[str, np.ndarray], new_out: dict[str, np.ndarray]) -> None:

@@ -1,7 +1,8 @@
 """`pipeport replay`: equivalence monitoring. The raw rows production logged go to the research
 pipeline (scikit-learn) and/or another ONNX model, and what each returns is compared, row by
 row, with what production answered, with the export gate's tolerances (export.parity.compare:
-labels equal, probabilities within 1e-6, regression within 1e-6 relative).
+labels equal, probabilities within 1e-6, regression within 1e-6 relative, an anomaly model's
+labels (-1, 1) equal and scores within 1e-6 absolute).
 
 Production's answers travelled as JSON, where a non-finite number is null; the target's are
 compared as JSON would carry them, as the parity harness does for its HTTP runtime. Rows a target
@@ -12,6 +13,7 @@ counts (serving.drift, the same rules) over the logged rows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,15 @@ from pipeport.contract import raw_rows_to_feeds
 from pipeport.errors import RawInputError
 from pipeport.export.parity import ParityReport, compare
 from pipeport.monitor.logs import LogError, LoggedRow, PredictionLogs, read_logs
-from pipeport.monitor.scoring import Scored, rows_to_frame, score_with_onnx, score_with_sklearn
+from pipeport.monitor.scoring import (
+    TASK_WORDS,
+    Scored,
+    logged_arrays,
+    rows_to_frame,
+    score_with_onnx,
+    score_with_sklearn,
+)
 from pipeport.monitor.scoring import take as take_rows
-from pipeport.parity_tests.harness import predictions_to_arrays
 from pipeport.schema import ModelSchema
 from pipeport.serving.drift import column_rules, count_drift
 
@@ -75,7 +83,8 @@ class TargetResult:
     compared: int = 0
     refused: list[dict[str, Any]] = field(default_factory=list)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
-    #: (production, target) values plotted: probabilities or predictions of the compared rows.
+    #: (production, target) values plotted: probabilities, predictions or anomaly scores of the
+    #: compared rows.
     values: tuple[np.ndarray, np.ndarray] | None = None
 
 
@@ -143,9 +152,7 @@ def run_replay(
     logs = choose_model(read_logs(paths), sha256_prefix)
     schema, source = production_schema(logs, targets)
     rows = [r.raw for r in logs.rows]
-    production = predictions_to_arrays(
-        [r.prediction for r in logs.rows], schema.task, list(schema.classes)
-    )
+    production = logged_arrays([r.prediction for r in logs.rows], schema)
     results = [_replay_one(t, logs.rows, rows, production, schema) for t in targets]
     first = logs.rows[0]
     model = {"sha256": first.model_sha256, **_identity(logs, first.model_sha256, schema)}
@@ -191,6 +198,14 @@ def _replay_one(
 ) -> TargetResult:
     try:
         model = _load(target)
+        if target.kind == "onnx" and model.schema.task != schema.task:
+            return TargetResult(
+                target,
+                "error",
+                f"it is {TASK_WORDS.get(model.schema.task, model.schema.task)} and the served "
+                f"model {TASK_WORDS.get(schema.task, schema.task)}: their outputs cannot be "
+                "compared",
+            )
         scored: Scored = (
             score_with_onnx(model, rows)
             if target.kind == "onnx"
@@ -212,7 +227,7 @@ def _replay_one(
         _mismatch(logged[scored.kept[r]], r, schema, reference, actual)
         for r in report.outside[:MAX_LISTED]
     ]
-    key = "probabilities" if "probabilities" in actual else "prediction"
+    key = plotted(schema.task, actual)
     values = None
     if key in actual and key in reference and actual[key].shape == reference[key].shape:
         values = (np.asarray(actual[key], np.float64), np.asarray(reference[key], np.float64))
@@ -229,6 +244,14 @@ def _replay_one(
     )
 
 
+def plotted(task: str, outputs: dict[str, np.ndarray]) -> str:
+    """The output compared as numbers: an anomaly model's score, a classifier's probabilities
+    (when it has them), a regressor's prediction."""
+    if task == "anomaly":
+        return "score"
+    return "probabilities" if "probabilities" in outputs else "prediction"
+
+
 def _where(row: LoggedRow) -> dict[str, Any]:
     return {"request_id": row.request_id, "row_in_request": row.row_in_request, "log": row.where}
 
@@ -241,7 +264,14 @@ def _mismatch(
     actual: dict[str, np.ndarray],
 ) -> dict[str, Any]:
     entry = {**_where(row), "raw": row.raw}
-    if schema.task == "classification":
+    if schema.task == "anomaly":  # labels -1 (outlier) / 1 (inlier), and score_samples
+        entry["production_label"] = _plain(actual["label"][r])
+        entry["target_label"] = _plain(reference["label"][r])
+        entry["production_score"] = _number(actual["score"][r])
+        entry["target_score"] = _number(reference["score"][r])
+        error = abs(float(actual["score"][r]) - float(reference["score"][r]))
+        entry["abs_score_error"] = math.inf if math.isnan(error) else error
+    elif schema.task == "classification":
         entry["production_label"] = _plain(actual["label"][r])
         entry["target_label"] = _plain(reference["label"][r])
         if "probabilities" in actual and "probabilities" in reference:
@@ -255,3 +285,9 @@ def _mismatch(
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
+
+
+def _number(value: Any) -> float | None:
+    """A score as JSON carried it: None for NaN (production's null)."""
+    number = float(value)
+    return None if math.isnan(number) else number

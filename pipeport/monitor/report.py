@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeport.export.parity import PROBA_ATOL, REGRESSION_RTOL
-from pipeport.monitor.diff import PROBABILITY_BINS, DiffRun
+from pipeport.export.parity import PROBA_ATOL, REGRESSION_RTOL, SCORE_ATOL
+from pipeport.monitor.diff import LABEL_TASKS, PROBABILITY_BINS, DiffRun, class_words
 from pipeport.monitor.replay import ReplayRun
 from pipeport.parity_tests import look
 from pipeport.parity_tests.look import esc
@@ -68,14 +68,31 @@ def replay_json(run: ReplayRun) -> dict[str, Any]:
             "last_time": times[-1] if times else None,
             "skipped_lines": [{"where": w, "why": why} for w, why in logs.skipped],
         },
-        "tolerances": {
-            "labels": "equal",
-            "probabilities_abs": PROBA_ATOL,
-            "prediction_rel": REGRESSION_RTOL,
-        },
+        "tolerances": replay_tolerances(run.schema.task),
         "targets": targets,
         "drift": {"rows": len(logs.rows), "columns": run.drift},
     }
+
+
+def replay_tolerances(task: str) -> dict[str, Any]:
+    """The export gate's tolerances the replay judged by (export.parity.compare)."""
+    if task == "anomaly":
+        return {"labels": "equal", "score_abs": SCORE_ATOL}
+    return {"labels": "equal", "probabilities_abs": PROBA_ATOL, "prediction_rel": REGRESSION_RTOL}
+
+
+def _tolerance_words(task: str) -> str:
+    if task == "anomaly":
+        return f"labels (-1 outlier, 1 inlier) equal, scores ≤ {SCORE_ATOL:g} absolute"
+    return (
+        f"labels equal, probabilities ≤ {PROBA_ATOL:g} absolute, regression ≤ "
+        f"{REGRESSION_RTOL:g} relative"
+    )
+
+
+def _quantity(task: str) -> str:
+    """What a replay or diff plots, in words."""
+    return {"classification": "probability", "anomaly": "score"}.get(task, "prediction")
 
 
 def drift_lines(drift: dict[str, dict[str, int]], rows: int) -> list[str]:
@@ -91,7 +108,8 @@ def drift_lines(drift: dict[str, dict[str, int]], rows: int) -> list[str]:
 def replay_html(run: ReplayRun) -> str:
     name = f"{run.model['name']} v{run.model['version']}"
     rows, colours, figures = [], [], []
-    quantity = "probability" if run.schema.task == "classification" else "prediction"
+    quantity = _quantity(run.schema.task)
+    anomaly = run.schema.task == "anomaly"
     for result in run.results:
         r = result.report
         cells = [esc(result.target.label), esc(result.status.upper())]
@@ -101,7 +119,7 @@ def replay_html(run: ReplayRun) -> str:
                 str(r.rows_outside_tolerance),
                 str(r.label_mismatches),
                 f"{r.max_abs_error:.3g}",
-                f"{r.max_rel_error:.3g}",
+                "—" if anomaly else f"{r.max_rel_error:.3g}",  # the score is judged absolute
             ]
         else:
             cells += [""] * 5
@@ -126,8 +144,8 @@ def replay_html(run: ReplayRun) -> str:
     body = (
         f"<p>{len(run.logs.rows)} logged rows of {run.logs.requests} requests to "
         f"<strong>{esc(name)}</strong> (sha256 {esc(run.model['sha256'][:16])}…), replayed and "
-        "compared row by row with what production answered; tolerances: labels equal, "
-        f"probabilities ≤ {PROBA_ATOL:g} absolute, regression ≤ {REGRESSION_RTOL:g} relative. "
+        "compared row by row with what production answered; tolerances: "
+        f"{esc(_tolerance_words(run.schema.task))}. "
         f"Columns read from {esc(run.schema_source)}.</p>"
         + look.table(
             [
@@ -136,7 +154,7 @@ def replay_html(run: ReplayRun) -> str:
                 "rows compared",
                 "rows outside tolerance",
                 "label mismatches",
-                "max abs error",
+                f"max abs error ({quantity})",
                 "max rel error",
                 "note",
             ],
@@ -171,7 +189,33 @@ def replay_html(run: ReplayRun) -> str:
 
 
 def _mismatch_table(mismatches: list[dict[str, Any]], task: str) -> str:
-    if task == "classification":
+    if task == "anomaly":
+        header = [
+            "request id",
+            "row",
+            "log",
+            "production label",
+            "target label",
+            "production score",
+            "target score",
+            "|Δ score|",
+            "raw row",
+        ]
+        rows = [
+            [
+                esc(m["request_id"]),
+                str(m["row_in_request"]),
+                esc(m["log"]),
+                esc(class_words(task, str(m["production_label"]))),
+                esc(class_words(task, str(m["target_label"]))),
+                f"{m['production_score']!r}",
+                f"{m['target_score']!r}",
+                f"{m['abs_score_error']:.3g}",
+                _raw(m["raw"]),
+            ]
+            for m in mismatches
+        ]
+    elif task == "classification":
         header = ["request id", "row", "log", "production", "target", "max |Δp|", "raw row"]
         rows = [
             [
@@ -227,7 +271,9 @@ def _version(v: Any) -> dict[str, Any]:
 
 
 def shift_bins(run: DiffRun) -> tuple[list[str], list[int]]:
-    if run.task == "classification" and run.shift_name.startswith("max"):
+    if run.task == "anomaly" or (
+        run.task == "classification" and run.shift_name.startswith("max")
+    ):  # probabilities and scores (in [-1, 0]) move by at most 1
         labels, counts = ["0"], [int((run.shifts == 0).sum())]
         for lo, hi in zip(PROBABILITY_BINS, PROBABILITY_BINS[1:], strict=False):
             labels.append(f"≤{hi:g}")
@@ -333,22 +379,23 @@ def diff_html(run: DiffRun) -> str:
         body += "<h2>Log lines skipped</h2>" + look.table(
             ["where", "why"], [[esc(w), esc(why)] for w, why in run.skipped[:SHOWN_ROWS]]
         )
-    if run.task == "classification":
+    if run.task in LABEL_TASKS:
+        words = [class_words(run.task, label) for label in run.confusion_labels]
         body += (
             f"<h2>Labels: {run.compared - run.label_changes} of {run.compared} the same "
             f"({run.agreement:.2%}), {run.label_changes} changed</h2>"
             + look.table(
-                ["old ↓ / new →", *map(esc, run.confusion_labels)],
+                ["old ↓ / new →", *map(esc, words)],
                 [
                     [f"<strong>{esc(label)}</strong>", *map(str, counts)]
-                    for label, counts in zip(run.confusion_labels, run.confusion, strict=True)
+                    for label, counts in zip(words, run.confusion, strict=True)
                 ],
             )
             + look.table(
                 ["class", "old rows", "new rows", "kept", "lost (flipped away)", "gained"],
                 [
                     [
-                        esc(c["class"]),
+                        esc(class_words(run.task, c["class"])),
                         *(str(c[k]) for k in ("old_rows", "new_rows", "kept", "lost", "gained")),
                     ]
                     for c in run.per_class
@@ -358,7 +405,7 @@ def diff_html(run: DiffRun) -> str:
     labels, counts = shift_bins(run)
     body += "<h2>Shifts</h2>"
     if run.values is not None:
-        quantity = "probability" if run.task == "classification" else "prediction"
+        quantity = _quantity(run.task)
         body += (
             "<figure>"
             + look.scatter(
@@ -376,11 +423,17 @@ def diff_html(run: DiffRun) -> str:
         + "</figure>"
     )
     if run.moved:
-        value_cells = (
-            (lambda m: [esc(m["old_label"]), esc(m["new_label"])])
-            if run.task == "classification"
-            else (lambda m: [f"{m['old']!r}", f"{m['new']!r}"])
-        )
+
+        def value_cells(m: dict[str, Any]) -> list[str]:
+            if run.task == "anomaly":
+                return [
+                    esc(f"{class_words(run.task, m['old_label'])}, score {m['old_score']!r}"),
+                    esc(f"{class_words(run.task, m['new_label'])}, score {m['new_score']!r}"),
+                ]
+            if run.task == "classification":
+                return [esc(m["old_label"]), esc(m["new_label"])]
+            return [f"{m['old']!r}", f"{m['new']!r}"]
+
         body += "<h2>Rows that moved most</h2>" + look.table(
             ["row", "old", "new", "shift", "raw row"],
             [

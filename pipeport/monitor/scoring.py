@@ -22,7 +22,15 @@ from pipeport.errors import RawInputError
 from pipeport.export.parity import sklearn_outputs
 from pipeport.export.probe import refused_by_sklearn
 from pipeport.export.raw_inputs import as_raw_frame
+from pipeport.parity_tests.harness import predictions_to_arrays
 from pipeport.schema import CATEGORICAL, InputSpec, ModelSchema
+
+#: A model's task in words, for messages.
+TASK_WORDS = {
+    "classification": "a classifier",
+    "regression": "a regressor",
+    "anomaly": "an anomaly model (labels -1/1 and scores)",
+}
 
 
 @dataclass
@@ -140,9 +148,26 @@ def score_with_onnx(model: Any, rows: list[dict[str, Any]]) -> Scored:
         keys = list(schema.output_keys())
         values = model.run([schema.outputs[k] for k in keys], feeds)
         outputs = {k: np.asarray(v) for k, v in zip(keys, values, strict=True)}
-        if "prediction" in outputs:
-            outputs["prediction"] = outputs["prediction"].reshape(-1)
+        for key in ("prediction", "score"):  # [N, 1] in the graph; one value per row here
+            if key in outputs:
+                outputs[key] = outputs[key].reshape(-1)
     return Scored(outputs, kept, refused)
+
+
+def logged_arrays(predictions: list[dict[str, Any]], schema: ModelSchema) -> dict[str, np.ndarray]:
+    """Logged predictions (the shape /v1/predict answers) as the arrays `export.parity.compare`
+    takes. An anomaly model's `{"label": -1 | 1, "score": s}` becomes int64 labels and float64
+    scores (null, a non-finite score in JSON, as NaN); the other tasks are read by the parity
+    harness (`predictions_to_arrays`)."""
+    if schema.task == "anomaly":
+        return {
+            "label": np.array([int(p["label"]) for p in predictions], dtype=np.int64),
+            "score": np.array(
+                [np.nan if p.get("score") is None else p["score"] for p in predictions],
+                dtype=np.float64,
+            ),
+        }
+    return predictions_to_arrays(predictions, schema.task, list(schema.classes))
 
 
 def take(outputs: dict[str, np.ndarray], positions: list[int]) -> dict[str, np.ndarray]:

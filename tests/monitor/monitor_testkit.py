@@ -72,3 +72,72 @@ def stop(server: Server) -> None:
     """SIGTERM, as an orchestrator stops a server: the log is written out."""
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=60) == 0
+
+
+# -- anomaly models (a pipeline ending with IsolationForest) -----------------------------------
+
+
+def anomaly_frame(n: int, seed: int) -> pd.DataFrame:
+    """Card payments: an amount (5 % missing), an hour and a channel; a few far-out amounts."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    amount = rng.lognormal(3.0, 1.0, n)
+    amount[rng.random(n) < 0.05] = np.nan
+    amount[rng.random(n) < 0.03] = 1e5
+    return pd.DataFrame(
+        {
+            "amount": amount,
+            "hour": rng.integers(0, 24, n),
+            "channel": rng.choice(["web", "shop", "phone"], n),
+        }
+    )
+
+
+def train_anomaly(folder: Path, version: str, n_estimators: int, seed: int) -> Path:
+    """An IsolationForest pipeline fitted on anomaly_frame(400, 0) by scikit-learn, exported by
+    pipeport.to_onnx as fraud v<version>: folder/v<version>/ holds sklearn_pipeline.joblib (an
+    artifacts folder replay can take) and pipeline.onnx."""
+    import joblib
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import IsolationForest
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from pipeport import to_onnx
+
+    frame = anomaly_frame(400, 0)
+    pipeline = make_pipeline(
+        ColumnTransformer(
+            [
+                ("num", SimpleImputer(strategy="median"), ["amount", "hour"]),
+                ("cat", OneHotEncoder(handle_unknown="ignore"), ["channel"]),
+            ]
+        ),
+        IsolationForest(n_estimators=n_estimators, contamination=0.1, random_state=seed),
+    ).fit(frame)
+    out = folder / f"v{version}"
+    out.mkdir(parents=True)
+    joblib.dump(pipeline, out / "sklearn_pipeline.joblib")
+    model = to_onnx(pipeline, frame, "fraud", version, generated_rows=200)
+    (out / "pipeline.onnx").write_bytes(model.SerializeToString())
+    return out
+
+
+def anomaly_rows(n: int, seed: int) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """New rows (an unseen channel among them) as a DataFrame and as the JSON rows a client
+    sends (null for a missing amount)."""
+    import math
+
+    frame = anomaly_frame(n, seed)
+    frame.loc[5, "channel"] = "fax"  # a channel never seen: OneHotEncoder ignores it
+    rows = [
+        {
+            "amount": None if math.isnan(r["amount"]) else float(r["amount"]),
+            "hour": int(r["hour"]),
+            "channel": str(r["channel"]),
+        }
+        for r in frame.to_dict(orient="records")
+    ]
+    return frame, rows
