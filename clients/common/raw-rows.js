@@ -108,9 +108,15 @@
       }
     } else if (schema.task === 'regression') {
       if (!outputs.prediction) throw new PipeportModelError('regression metadata needs outputs.prediction');
+    } else if (schema.task === 'anomaly') {
+      // an outlier detector (IsolationForest): label -1 (outlier) or 1 (inlier), score_samples
+      if (!outputs.label || !outputs.score) {
+        throw new PipeportModelError('anomaly metadata needs outputs.label and outputs.score');
+      }
     } else {
       throw new PipeportModelError(
-        `metadata task ${JSON.stringify(schema.task)}; expected "classification" or "regression"`,
+        `metadata task ${JSON.stringify(schema.task)}; expected "classification", "regression" ` +
+          'or "anomaly" (a newer pipeport client may know it)',
       );
     }
     return schema;
@@ -119,6 +125,7 @@
   /** The ONNX output names to fetch, in a fixed order. */
   function outputNames(schema) {
     const o = schema.outputs;
+    if (schema.task === 'anomaly') return [o.label.onnx_name, o.score.onnx_name];
     return schema.task === 'classification'
       ? [o.label.onnx_name, ...(o.probabilities ? [o.probabilities.onnx_name] : [])]
       : [o.prediction.onnx_name];
@@ -338,9 +345,29 @@
     return typeof value === 'bigint' ? Number(value) : value;
   }
 
+  /** A float64 output value as the server's JSON has it: a number, or null when not finite. */
+  function finiteOrNull(value) {
+    return Number.isFinite(value) ? value : null;
+  }
+
   /** Turn session.run results into contract predictions, in row order. */
   function resultsToPredictions(schema, results, n) {
     const out = new Array(n);
+    if (schema.task === 'anomaly') {
+      // {label: -1 | 1, score: s}, as the server's /v1/predict answers (score_samples; the
+      // decision function is score - schema.offset)
+      const labels = results[schema.outputs.label.onnx_name].data;
+      const scores = results[schema.outputs.score.onnx_name].data;
+      if (labels.length !== n || scores.length !== n) {
+        throw new PipeportModelError(
+          `outputs have ${labels.length} labels and ${scores.length} scores for ${n} rows`,
+        );
+      }
+      for (let i = 0; i < n; i++) {
+        out[i] = { label: toJsonScalar(labels[i]), score: finiteOrNull(scores[i]) };
+      }
+      return out;
+    }
     if (schema.task === 'regression') {
       const data = results[schema.outputs.prediction.onnx_name].data;
       if (data.length !== n) {

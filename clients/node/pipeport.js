@@ -6,6 +6,7 @@
  *   const [p] = await model.predict([{ island: 'Biscoe', bill_length_mm: 39.1, ... }]);
  *   // p = { label: 'Adelie', probabilities: { Adelie: 0.97, Chinstrap: 0.02, Gentoo: 0.01 } }
  *   // regression models give { prediction: 12.5 }
+ *   // anomaly models (IsolationForest) give { label: -1, score: -0.61 } (-1 outlier, 1 inlier)
  *
  * Rows are keyed by the raw column names of the training data; everything the model needs to
  * know about them (ONNX input names, kinds, classes) is read from the file's "pipeport" metadata,

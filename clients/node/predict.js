@@ -23,6 +23,7 @@ Predict raw rows with a pipeport ONNX model (onnxruntime-node, CPU).
 Writes one JSON prediction per line to stdout, in row order:
   classification  {"label": ..., "probabilities": {"<class>": p, ...}}
   regression      {"prediction": x}
+  anomaly         {"label": -1 | 1, "score": s}   (-1 outlier, 1 inlier; s = score_samples)
 Errors (naming the row and field) go to stderr; the exit status is then non-zero.
 
 Options:

@@ -45,6 +45,12 @@ def _metadata(name: str, task: str, inputs: list[dict[str, Any]], **extra: Any) 
             "label": {"onnx_name": "label", "onnx_type": label_type},
             "probabilities": {"onnx_name": "probabilities", "onnx_type": "tensor(double)"},
         }
+    elif task == "anomaly":
+        outputs = {
+            "label": {"onnx_name": "label", "onnx_type": "tensor(int64)"},
+            "score": {"onnx_name": "score", "onnx_type": "tensor(double)"},
+        }
+        extra = {"classes": [-1, 1], **extra}
     else:
         outputs = {"prediction": {"onnx_name": "prediction", "onnx_type": "tensor(double)"}}
     doc = {
@@ -262,6 +268,75 @@ def build_tree_ensemble_regressor() -> onnx.ModelProto:
     )
 
 
+ANOMALY_OFFSET = -0.5
+CHANNELS = ["web", "shop"]
+
+
+def build_anomaly_detector() -> onnx.ModelProto:
+    """An anomaly model as docs/onnx-contract.md describes it (what an IsolationForest exports):
+    outputs label (int64 [N], -1 outlier, 1 inlier) and score (double [N, 1]), metadata classes
+    [-1, 1] and offset; label -1 where score - offset < 0.
+
+    score = -(2 ** -(sqrt(amount) / 10 + [channel == "web"])): in [-1, 0) for amount >= 0, NaN
+    for a negative amount (Sqrt), and -1 for a missing one (imputed 0, channel not "web"), so
+    both labels and a non-finite score occur."""
+    nodes = [
+        *_impute_zero("amount", "amount_0"),
+        helper.make_node("Sqrt", ["amount_0"], ["root"]),
+        _const("ten", np.array([[10.0]], np.float64)),
+        helper.make_node("Div", ["root", "ten"], ["scaled"]),
+        helper.make_node(
+            "LabelEncoder",
+            ["channel"],
+            ["channel_code"],
+            domain="ai.onnx.ml",
+            keys_strings=CHANNELS,
+            values_int64s=[0, 1],
+            default_int64=-1,
+        ),
+        _const("web_code", np.array([[0]], np.int64)),
+        helper.make_node("Equal", ["channel_code", "web_code"], ["is_web"]),
+        helper.make_node("Cast", ["is_web"], ["web"], to=TensorProto.DOUBLE),
+        helper.make_node("Add", ["scaled", "web"], ["depth"]),
+        helper.make_node("Neg", ["depth"], ["exponent"]),
+        _const("two", np.array([[2.0]], np.float64)),
+        helper.make_node("Pow", ["two", "exponent"], ["power"]),
+        helper.make_node("Neg", ["power"], ["score"]),
+        _const("offset", np.array([[ANOMALY_OFFSET]], np.float64)),
+        helper.make_node("Sub", ["score", "offset"], ["decision"]),
+        _const("zero", np.array([[0.0]], np.float64)),
+        helper.make_node("Less", ["decision", "zero"], ["outlier"]),
+        helper.make_node("Cast", ["outlier"], ["outlier_i64"], to=TensorProto.INT64),
+        _const("two_i", np.array([[2]], np.int64)),
+        helper.make_node("Mul", ["outlier_i64", "two_i"], ["twice"]),
+        _const("one_i", np.array([[1]], np.int64)),
+        helper.make_node("Sub", ["one_i", "twice"], ["label_2d"]),
+        _const("flat", np.array([-1], np.int64)),
+        helper.make_node("Reshape", ["label_2d", "flat"], ["label"]),
+    ]
+    metadata = _metadata(
+        "fraud",
+        "anomaly",
+        [
+            _numeric("amount", "amount", min=0.0, max=400.0),
+            _categorical("channel", "channel", CHANNELS),
+        ],
+        offset=ANOMALY_OFFSET,
+    )
+    return _finish(
+        nodes,
+        [
+            helper.make_tensor_value_info("amount", TensorProto.DOUBLE, ["N", 1]),
+            helper.make_tensor_value_info("channel", TensorProto.STRING, ["N", 1]),
+        ],
+        [
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+            helper.make_tensor_value_info("score", TensorProto.DOUBLE, ["N", 1]),
+        ],
+        metadata,
+    )
+
+
 # Rows on the tree's edges and what the two trees must sum to (leaf values of tree 0 + tree 1).
 TREE_EDGE_ROWS: list[dict[str, Any]] = [
     # NaN: node 0 tracks missing to true (-> node 1); node 1 and tree 1 send it to false
@@ -278,6 +353,7 @@ BUILDERS: dict[str, Callable[[], onnx.ModelProto]] = {
     "species_int": lambda: build_species_classifier(int_labels=True),
     "mass": build_mass_regressor,
     "tree": build_tree_ensemble_regressor,
+    "anomaly": build_anomaly_detector,
 }
 
 
@@ -296,6 +372,9 @@ def rows_for(model_name: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
             rows.append({"bill length (mm)": number, "island": island})
         elif model_name == "mass":
             rows.append({"flipper.length": number, "sex": [*SEXES, None, "?"][i % 4]})
+        elif model_name == "anomaly":  # a negative amount: a NaN score (null in JSON)
+            amount = [number, 0.0, -4.0, 1e-300, 1e300, 390.0, 2.25][i % 7]
+            rows.append({"amount": amount, "channel": [*CHANNELS, None, "fax", ""][i % 5]})
         else:
             x = [None, 0.5, 0.49999999999999994, 0.5000000000000001, -1.0, 2.0][i % 6]
             y = [None, 10.0, 3.25, 3.2499999999999996, 1e300, -1e-300, number][i % 7]
@@ -321,6 +400,14 @@ def predict_with_onnxruntime(model_path: Path, rows: list[dict[str, Any]]) -> li
         (prediction,) = session.run([meta["outputs"]["prediction"]["onnx_name"]], feeds)
         return [{"prediction": float(x)} for x in prediction[:, 0]]
     outputs = meta["outputs"]
+    if meta["task"] == "anomaly":  # the server's shape: int label, score (null if not finite)
+        labels, scores = session.run(
+            [outputs["label"]["onnx_name"], outputs["score"]["onnx_name"]], feeds
+        )
+        return [
+            {"label": int(label), "score": float(score) if math.isfinite(score) else None}
+            for label, score in zip(labels, scores[:, 0], strict=True)
+        ]
     labels, probabilities = session.run(
         [outputs["label"]["onnx_name"], outputs["probabilities"]["onnx_name"]], feeds
     )
@@ -347,6 +434,14 @@ def max_abs_difference(
         assert got.keys() == want.keys(), f"row {i}: {got} vs {want}"
         if "prediction" in want:
             pairs = [(want["prediction"], got["prediction"])]
+        elif "score" in want:  # an anomaly model: int label -1/1, score a number or null
+            assert got["label"] == want["label"] and type(got["label"]) is int, (
+                f"row {i}: label {got['label']!r} vs {want['label']!r}"
+            )
+            if want["score"] is None:
+                assert got["score"] is None, f"row {i}: score {got['score']!r}, expected null"
+                continue
+            pairs = [(want["score"], got["score"])]
         else:
             assert got["label"] == want["label"] and type(got["label"]) is type(want["label"]), (
                 f"row {i}: label {got['label']!r} vs {want['label']!r}"
