@@ -26,13 +26,15 @@ def register(sub: Any) -> None:
         "parity",
         help="run the same raw rows through every runtime and compare with scikit-learn",
         description=(
-            "Feed the same raw rows to scikit-learn (the fitted pipeline on the raw DataFrame) and "
-            "to the ONNX file in onnxruntime, the ONNX reference evaluator, the HTTP server "
+            "Feed the same raw rows to scikit-learn (the fitted pipeline on the raw DataFrame) and"
+            " to the ONNX file in onnxruntime, the ONNX reference evaluator, the HTTP server "
             "(/v1/predict and V2 infer), Node.js (clients/node) and a headless browser "
-            "(clients/web), and compare output by output, row by row. Two forms: `pipeport parity "
-            "DIR` for the artifacts of `pipeport train` + `pipeport export`, and `pipeport parity "
-            "--pipeline FILE.joblib --model MODEL.onnx --data RAW.csv` for a pipeline trained "
-            "anywhere. Rows: the given rows, edge cases built from the file's schema and "
+            "(clients/web), and compare output by output, row by row (a classifier's labels and "
+            "probabilities, a regressor's predictions, an anomaly model's labels, -1 outlier or 1 "
+            "inlier, and scores: scikit-learn's predict and score_samples). Two forms: `pipeport "
+            "parity DIR` for the artifacts of `pipeport train` + `pipeport export`, and `pipeport "
+            "parity --pipeline FILE.joblib --model MODEL.onnx --data RAW.csv` for a pipeline "
+            "trained anywhere. Rows: the given rows, edge cases built from the file's schema and "
             "property-based rows (hypothesis); rows the contract refuses (a missing or unseen "
             "value scikit-learn raises on) are checked to be refused by scikit-learn too. Exit "
             "status 1 when any runtime is outside tolerance, fails, or cannot run. Loading a "
@@ -158,6 +160,11 @@ def run_parity_cli(args: argparse.Namespace) -> int:
             detail = (
                 f"{r.rows} rows, label mismatches {r.label_mismatches} (near-ties "
                 f"{r.near_ties}), max abs {r.max_abs_error:.2g}, max ULPs {o.max_ulps:.0f}"
+            )
+        elif result.task == "anomaly":  # labels -1/1 and scores (absolute): no ties, no rel
+            detail = (
+                f"{r.rows} rows, label mismatches {r.label_mismatches}, max abs score error "
+                f"{r.max_abs_error:.2g}, max ULPs {o.max_ulps:.0f}"
             )
         else:  # a regressor has no labels; its tolerance is relative
             detail = (

@@ -33,7 +33,7 @@ import pandas as pd
 from pipeport.contract import converter, frame_to_rows
 from pipeport.errors import ParityError
 from pipeport.export.onnx_export import read_metadata, refused_by_sklearn
-from pipeport.export.parity import ParityReport, compare, sklearn_outputs
+from pipeport.export.parity import SCORE_ATOL, ParityReport, compare, sklearn_outputs
 from pipeport.export.raw_inputs import as_raw_frame, concat_like, retype_like
 from pipeport.parity_tests.rows import (
     edge_case_frame,
@@ -88,20 +88,43 @@ class ParityRun:
         lines = []
         for o in self.outcomes:
             r = o.report
-            detail = (
-                f"{r.rows} rows, label mismatches {r.label_mismatches}, "
-                f"max abs {r.max_abs_error:.2g}, max rel {r.max_rel_error:.2g}"
-                if r is not None
-                else o.reason
-            )
+            if r is None:
+                detail = o.reason
+            elif self.task == "anomaly":  # labels -1/1 and scores: no probabilities, no ties
+                detail = (
+                    f"{r.rows} rows, label mismatches {r.label_mismatches}, "
+                    f"max abs score error {r.max_abs_error:.2g}"
+                )
+            else:
+                detail = (
+                    f"{r.rows} rows, label mismatches {r.label_mismatches}, "
+                    f"max abs {r.max_abs_error:.2g}, max rel {r.max_rel_error:.2g}"
+                )
             lines.append(f"{o.runtime}: {o.status.upper()} ({detail})")
         for name in self.left_out:
             lines.append(f"{name}: NOT RUN ({LEFT_OUT})")
         failed = next((o for o in self.outcomes if o.report and not o.report.passed), None)
         if failed is not None and failed.report is not None:
             lines.append(f"worst rows in {failed.runtime}:")
-            lines.append(failed.report.table())
+            lines.append(report_table(failed.report))
         return "\n".join(lines)
+
+
+def report_table(report: ParityReport) -> str:
+    """`report.table()`, whose first line speaks of near-ties and relative error; for an anomaly
+    model that line is replaced by one about what was judged: labels and absolute score error."""
+    text = report.table()
+    if report.task != "anomaly":
+        return text
+    rest = text.split("\n")[1:]
+    tolerance = report.tolerances.get("score_abs", SCORE_ATOL)
+    head = (
+        f"parity {'PASSED' if report.passed else 'FAILED'} on {report.rows} rows: "
+        f"{report.rows_outside_tolerance} outside tolerance; label mismatches "
+        f"{report.label_mismatches} (-1 outlier, 1 inlier), max abs score error "
+        f"{report.max_abs_error:.3g} (tolerances: labels equal, score {tolerance:g} absolute)"
+    )
+    return "\n".join([head, *rest])
 
 
 # -- outputs of each runtime --------------------------------------------------------------------
@@ -110,7 +133,17 @@ class ParityRun:
 def predictions_to_arrays(
     preds: list[dict[str, Any]], task: str, classes: list[Any]
 ) -> dict[str, np.ndarray]:
-    """[{label, probabilities: {class: p}}] / [{prediction}] -> arrays in class order."""
+    """[{label, probabilities: {class: p}}] / [{prediction}] / [{label, score}] -> arrays
+    (probabilities in class order). JSON has no NaN or infinity: a null number (a non-finite
+    output) becomes NaN. An anomaly model's labels (-1 outlier, 1 inlier) are int64, its
+    scores float64, one per row."""
+    if task == "anomaly":
+        return {
+            "label": np.array([_int_label(i, p["label"]) for i, p in enumerate(preds)], np.int64),
+            "score": np.array(
+                [np.nan if p["score"] is None else p["score"] for p in preds], dtype=np.float64
+            ).reshape(len(preds)),
+        }
     if task == "classification":
         keys = [str(c) for c in classes]
         labels = {"label": np.array([str(p["label"]) for p in preds], dtype=object)}
@@ -137,14 +170,25 @@ def predictions_to_arrays(
     }
 
 
+def _int_label(row: int, value: Any) -> int:
+    """An anomaly label from JSON: an integer (-1.0 is -1: JSON has one number type); anything
+    else (a string, null, 0.5) is a broken runtime, not a label to round."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"row {row}: label {value!r} is not an integer (-1 or 1)")
+    return value
+
+
 def _session_outputs(
     run: Callable[..., list[Any]], schema: Any, feeds: dict[str, Any]
 ) -> dict[str, np.ndarray]:
     keys = list(schema.output_keys())
     values = run([schema.outputs[k] for k in keys], feeds)
     out = dict(zip(keys, (np.asarray(v) for v in values), strict=True))
-    if "prediction" in out:
-        out["prediction"] = out["prediction"].ravel()
+    for key in ("prediction", "score"):  # [N, 1] in the graph; one value per row here
+        if key in out:
+            out[key] = out[key].ravel()
     return out
 
 
@@ -301,6 +345,11 @@ def _run_v2(
         for k in keys:
             chunks[k].append(result.as_numpy(k))
     out = {k: np.concatenate(v) for k, v in chunks.items()}
+    if task == "anomaly":  # label INT64 [N] (-1, 1), score FP64 [N, 1]
+        return {
+            "label": out["label"].astype(np.int64).ravel(),
+            "score": out["score"].astype(np.float64).ravel(),
+        }
     if "label" in out:
         out["label"] = np.array(
             [v.decode() if isinstance(v, bytes) else str(v) for v in out["label"].ravel()],
@@ -312,8 +361,9 @@ def _run_v2(
 
 
 def max_ulps(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> float:
-    """Largest distance in float64 units-in-the-last-place between two runtimes' numbers."""
-    key = "probabilities" if "probabilities" in expected else "prediction"
+    """Largest distance in float64 units-in-the-last-place between two runtimes' numbers
+    (probabilities, regression values or an anomaly model's scores)."""
+    key = next((k for k in ("probabilities", "prediction", "score") if k in expected), "")
     if key not in expected or key not in actual:  # a classifier that returns labels only
         return 0.0
     a = np.asarray(expected[key], np.float64).ravel()

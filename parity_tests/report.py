@@ -11,9 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from pipeport.export.parity import PROBA_ATOL, REGRESSION_RTOL, SCORE_ATOL
 from pipeport.parity_tests import look
 from pipeport.parity_tests.harness import LEFT_OUT, ParityRun, RuntimeOutcome
 from pipeport.parity_tests.look import esc
+
+#: Fields of a ParityReport that say nothing about an anomaly model (no probabilities, so no
+#: near-ties; its scores are judged absolute, so no relative error): left out of its report.json.
+NOT_ANOMALY_FIELDS = ("near_ties", "near_tie_mismatches", "max_rel_error")
 
 
 def outcome_summary(o: RuntimeOutcome) -> dict[str, Any]:
@@ -26,6 +31,9 @@ def outcome_summary(o: RuntimeOutcome) -> dict[str, Any]:
         entry["reason"] = o.reason
     if o.report is not None:
         entry.update(o.report.summary())
+        if o.report.task == "anomaly":
+            for name in NOT_ANOMALY_FIELDS:
+                entry.pop(name, None)
         entry["max_ulps"] = o.max_ulps
         entry["worst"] = o.report.worst
     return entry
@@ -47,9 +55,10 @@ def to_json(run: ParityRun) -> dict[str, Any]:
 
 
 def _values(o: RuntimeOutcome) -> np.ndarray:
-    """The numbers a runtime returned (none for a classifier that returns labels only)."""
+    """The numbers a runtime returned: probabilities, predictions or an anomaly model's scores
+    (none for a classifier that returns labels only)."""
     assert o.outputs is not None
-    for key in ("probabilities", "prediction"):
+    for key in ("probabilities", "prediction", "score"):
         if key in o.outputs:
             return np.asarray(o.outputs[key], np.float64).ravel()
     return np.zeros(0)
@@ -70,10 +79,35 @@ def error_histogram(errors: np.ndarray, title: str) -> str:
     )
 
 
+def quantity(task: str) -> str:
+    """What the plots compare, in words."""
+    return {"classification": "probability", "anomaly": "score"}.get(task, "prediction")
+
+
+def tolerance_words(task: str) -> str:
+    if task == "anomaly":
+        return (
+            f"labels (-1 outlier, 1 inlier: scikit-learn's predict) equal, scores "
+            f"(score_samples) ≤ {SCORE_ATOL:g} absolute"
+        )
+    return (
+        f"labels equal, probabilities ≤ {PROBA_ATOL:g} absolute, regression ≤ "
+        f"{REGRESSION_RTOL:g} relative"
+    )
+
+
+def _value_words(task: str, output: str, value: Any) -> str:
+    """An anomaly model's label with its meaning ("-1 (outlier)"); any other value as it is."""
+    if task == "anomaly" and output == "label" and value in (-1, 1):
+        return f"{value} ({'outlier' if value == -1 else 'inlier'})"
+    return str(value)
+
+
 def to_html(run: ParityRun) -> str:
     reference = next(o for o in run.outcomes if o.runtime == "sklearn")
     base = _values(reference)
-    quantity = "probability" if run.task == "classification" else "prediction"
+    what = quantity(run.task)
+    anomaly = run.task == "anomaly"
     rows, colours, figures = [], [], []
     for o in run.outcomes:
         r = o.report
@@ -82,9 +116,9 @@ def to_html(run: ParityRun) -> str:
             cells += [
                 str(r.rows),
                 str(r.label_mismatches),
-                str(r.near_ties),
+                "—" if anomaly else str(r.near_ties),  # no probabilities, no ties
                 f"{r.max_abs_error:.3g}",
-                f"{r.max_rel_error:.3g}",
+                "—" if anomaly else f"{r.max_rel_error:.3g}",  # the score is judged absolute
                 "" if o.max_ulps is None else f"{o.max_ulps:.0f}",
             ]
         else:
@@ -99,8 +133,8 @@ def to_html(run: ParityRun) -> str:
                     + look.scatter(
                         base,
                         values,
-                        x_label=f"scikit-learn {quantity}",
-                        y_label=f"{o.runtime} {quantity}",
+                        x_label=f"scikit-learn {what}",
+                        y_label=f"{o.runtime} {what}",
                         title=f"scikit-learn vs {o.runtime}",
                     )
                     + error_histogram(_errors(values, base), f"{o.runtime}: |error| per value")
@@ -118,9 +152,9 @@ def to_html(run: ParityRun) -> str:
                         esc(o.runtime),
                         str(w["row"]),
                         esc(w["output"]),
-                        esc(w["expected"]),
-                        esc(w["actual"]),
-                        f"{w['error']:.3g}",
+                        esc(_value_words(run.task, w["output"], w["expected"])),
+                        esc(_value_words(run.task, w["output"], w["actual"])),
+                        "" if anomaly and w["output"] == "label" else f"{w['error']:.3g}",
                         f"<code>{esc(json.dumps(w['raw'], default=str))}</code>",
                     ]
                 )
@@ -132,15 +166,15 @@ def to_html(run: ParityRun) -> str:
         "rows",
         "label mismatches",
         "near-ties",
-        "max abs error",
+        f"max abs error ({what})",
         "max rel error",
         "max ULPs",
         "note",
     ]
     body = (
         f"<p>{run.rows} raw rows ({esc(sources)}), task {esc(run.task)}. scikit-learn is the "
-        "reference; tolerances: labels equal, probabilities ≤ 1e-6 absolute, regression ≤ 1e-6 "
-        "relative. A runtime that did not run is listed as NOT RUN, with why.</p>"
+        f"reference; tolerances: {esc(tolerance_words(run.task))}. A runtime that did not run "
+        "is listed as NOT RUN, with why.</p>"
         + look.table(header, rows, colours)
         + "<h2>scikit-learn vs each runtime</h2>"
         + ("".join(figures) or "<p>no runtime produced outputs</p>")

@@ -26,12 +26,16 @@ TIMEOUT_SECONDS = 600.0
 
 def float_values(prediction: dict[str, Any]) -> dict[str, Any]:
     """JSON has one number type: JavaScript writes the float 0.0 as `0`, which Python reads as
-    int. Probabilities and regression values are float64 by contract, so make them float again
-    (exact: every JSON integer a float64 produced is a float64)."""
+    int. Probabilities, regression values and anomaly scores are float64 by contract, so make
+    them float again (exact: every JSON integer a float64 produced is a float64); null (a
+    non-finite value) stays None. Labels are left as they came (an anomaly model's are ints)."""
     if "probabilities" in prediction:
-        prediction["probabilities"] = {k: float(v) for k, v in prediction["probabilities"].items()}
-    if "prediction" in prediction and prediction["prediction"] is not None:
-        prediction["prediction"] = float(prediction["prediction"])
+        prediction["probabilities"] = {
+            k: None if v is None else float(v) for k, v in prediction["probabilities"].items()
+        }
+    for key in ("prediction", "score"):
+        if prediction.get(key) is not None:
+            prediction[key] = float(prediction[key])
     return prediction
 
 
