@@ -59,14 +59,24 @@ class ParityReport:
 
     def table(self) -> str:
         """The worst rows, for a person reading a terminal."""
-        lines = [
+        tolerances = ", ".join(f"{k} {v:g}" for k, v in self.tolerances.items())
+        head = (
             f"parity {'PASSED' if self.passed else 'FAILED'} on {self.rows} rows: "
             f"{self.rows_outside_tolerance} outside tolerance; label mismatches "
-            f"{self.label_mismatches} (near-ties {self.near_ties}, of which "
-            f"mismatched {self.near_tie_mismatches}), max abs error {self.max_abs_error:.3g}, "
-            f"max rel error {self.max_rel_error:.3g} "
-            f"(tolerances: {', '.join(f'{k} {v:g}' for k, v in self.tolerances.items())})"
-        ]
+        )
+        if self.task == "anomaly":
+            head += (
+                f"{self.label_mismatches} (-1 outlier, 1 inlier), max abs score error "
+                f"{self.max_abs_error:.3g} (tolerances: {tolerances})"
+            )
+        else:
+            head += (
+                f"{self.label_mismatches} (near-ties {self.near_ties}, of which "
+                f"mismatched {self.near_tie_mismatches}), max abs error "
+                f"{self.max_abs_error:.3g}, max rel error {self.max_rel_error:.3g} "
+                f"(tolerances: {tolerances})"
+            )
+        lines = [head]
         if self.refused_by_sklearn:
             lines.append(
                 f"{self.refused_by_sklearn} rows left out: scikit-learn raises on them (e.g. "
@@ -236,7 +246,10 @@ def _compare_anomaly(
     l_act = l_act.astype(np.int64)
     with np.errstate(invalid="ignore"):
         err = np.abs(s_exp - s_act)
-    err = np.where(np.isnan(err), np.inf, err)
+    # NaN on both sides (a JSON runtime's null where scikit-learn's score is not finite) agrees;
+    # NaN against a number is the largest error there is
+    same = (s_exp == s_act) | (np.isnan(s_exp) & np.isnan(s_act))
+    err = np.where(same, 0.0, np.where(np.isnan(err), np.inf, err))
     mismatch = l_exp != l_act
     bad = (err > SCORE_ATOL) | mismatch
     report = ParityReport(
@@ -251,7 +264,9 @@ def _compare_anomaly(
     )
     for r in np.lexsort((-err, ~mismatch))[:WORST_ROWS]:  # mismatches first, then largest error
         if mismatch[r]:
-            report.worst.append(_row(frame, int(r), "label", int(l_exp[r]), int(l_act[r]), 0.0))
+            report.worst.append(
+                _row(frame, int(r), "label", int(l_exp[r]), int(l_act[r]), float(err[r]))
+            )
         elif err[r] > 0:
             report.worst.append(
                 _row(frame, int(r), "score", float(s_exp[r]), float(s_act[r]), float(err[r]))

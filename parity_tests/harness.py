@@ -33,7 +33,7 @@ import pandas as pd
 from pipeport.contract import converter, frame_to_rows
 from pipeport.errors import ParityError
 from pipeport.export.onnx_export import read_metadata, refused_by_sklearn
-from pipeport.export.parity import SCORE_ATOL, ParityReport, compare, sklearn_outputs
+from pipeport.export.parity import ParityReport, compare, sklearn_outputs
 from pipeport.export.raw_inputs import as_raw_frame, concat_like, retype_like
 from pipeport.parity_tests.rows import (
     edge_case_frame,
@@ -106,25 +106,8 @@ class ParityRun:
         failed = next((o for o in self.outcomes if o.report and not o.report.passed), None)
         if failed is not None and failed.report is not None:
             lines.append(f"worst rows in {failed.runtime}:")
-            lines.append(report_table(failed.report))
+            lines.append(failed.report.table())
         return "\n".join(lines)
-
-
-def report_table(report: ParityReport) -> str:
-    """`report.table()`, whose first line speaks of near-ties and relative error; for an anomaly
-    model that line is replaced by one about what was judged: labels and absolute score error."""
-    text = report.table()
-    if report.task != "anomaly":
-        return text
-    rest = text.split("\n")[1:]
-    tolerance = report.tolerances.get("score_abs", SCORE_ATOL)
-    head = (
-        f"parity {'PASSED' if report.passed else 'FAILED'} on {report.rows} rows: "
-        f"{report.rows_outside_tolerance} outside tolerance; label mismatches "
-        f"{report.label_mismatches} (-1 outlier, 1 inlier), max abs score error "
-        f"{report.max_abs_error:.3g} (tolerances: labels equal, score {tolerance:g} absolute)"
-    )
-    return "\n".join([head, *rest])
 
 
 # -- outputs of each runtime --------------------------------------------------------------------

@@ -156,17 +156,7 @@ def score_with_onnx(model: Any, rows: list[dict[str, Any]]) -> Scored:
 
 def logged_arrays(predictions: list[dict[str, Any]], schema: ModelSchema) -> dict[str, np.ndarray]:
     """Logged predictions (the shape /v1/predict answers) as the arrays `export.parity.compare`
-    takes. An anomaly model's `{"label": -1 | 1, "score": s}` becomes int64 labels and float64
-    scores (null, a non-finite score in JSON, as NaN); the other tasks are read by the parity
-    harness (`predictions_to_arrays`)."""
-    if schema.task == "anomaly":
-        return {
-            "label": np.array([int(p["label"]) for p in predictions], dtype=np.int64),
-            "score": np.array(
-                [np.nan if p.get("score") is None else p["score"] for p in predictions],
-                dtype=np.float64,
-            ),
-        }
+    takes, read as the parity harness reads a JSON runtime's (`predictions_to_arrays`)."""
     return predictions_to_arrays(predictions, schema.task, list(schema.classes))
 
 

@@ -152,3 +152,22 @@ def test_the_cli_exports_a_joblib_anomaly_pipeline(tmp_path):
     report = json.dumps(meta["parity"])
     assert '"label_mismatches": 0' in report
     assert "label mismatches 0, max score error 0" in done.stdout, done.stdout
+
+
+def test_the_anomaly_comparison_agrees_on_nan_and_names_the_rest():
+    from pipeport.export.parity import compare
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})
+    expected = {"label": np.array([1, -1, 1, 1]), "score": np.array([-0.4, np.nan, -0.45, -0.3])}
+    same = compare("anomaly", expected, {k: v.copy() for k, v in expected.items()}, frame)
+    assert same.passed and same.max_abs_error == 0.0
+    actual = {"label": np.array([1, -1, -1, 1]), "score": np.array([-0.4, np.nan, -0.45, 0.1])}
+    actual["score"][0] = np.nan  # NaN where scikit-learn has a number
+    report = compare("anomaly", expected, actual, frame)
+    assert not report.passed
+    assert report.outside == [0, 2, 3] and report.label_mismatches == 1
+    assert report.max_abs_error == np.inf
+    assert report.worst[0]["row"] == 2 and report.worst[0]["output"] == "label"
+    head = report.table().splitlines()[0]
+    assert "label mismatches 1 (-1 outlier, 1 inlier), max abs score error inf" in head
+    assert "near-ties" not in head
