@@ -42,7 +42,7 @@ from pipeport.parity_tests.rows import (
     threshold_values,
 )
 from pipeport.parity_tests.runtimes import RuntimeUnavailable
-from pipeport.schema import ModelSchema
+from pipeport.schema import ROW_VALUE_OUTPUTS, ModelSchema
 
 ALL_RUNTIMES = ("sklearn", "onnxruntime", "reference", "http", "node", "browser")
 #: What `pipeport.check_parity` runs unless told otherwise: no server, no Node.js, no browser.
@@ -169,7 +169,7 @@ def _session_outputs(
     keys = list(schema.output_keys())
     values = run([schema.outputs[k] for k in keys], feeds)
     out = dict(zip(keys, (np.asarray(v) for v in values), strict=True))
-    for key in ("prediction", "score"):  # [N, 1] in the graph; one value per row here
+    for key in ROW_VALUE_OUTPUTS:  # [N, 1] in the graph; one value per row here
         if key in out:
             out[key] = out[key].ravel()
     return out

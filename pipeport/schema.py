@@ -36,6 +36,8 @@ Task = Literal["classification", "regression", "anomaly"]
 TASKS = ("classification", "regression", "anomaly")
 #: An anomaly model's labels, as scikit-learn's outlier detectors predict them.
 ANOMALY_CLASSES = (-1, 1)
+#: The outputs that hold one number per row, as a [N, 1] tensor in the graph.
+ROW_VALUE_OUTPUTS = ("prediction", "score")
 
 
 class MetadataError(ValueError):

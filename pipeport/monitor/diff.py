@@ -319,23 +319,18 @@ def _compare(
         return run
     if run.task in LABEL_TASKS:
         _labels(run, out_old, out_new)
-    if run.task == "anomaly":
-        a = np.asarray(out_old["score"], np.float64).ravel()
-        b = np.asarray(out_new["score"], np.float64).ravel()
+    value = {"anomaly": "score", "regression": "prediction"}.get(run.task)
+    if value is not None:  # the shift is the change of the one value per row
+        a = np.asarray(out_old[value], np.float64).ravel()
+        b = np.asarray(out_new[value], np.float64).ravel()
         run.shifts = _shifts(a, b)
-        run.shift_name = "|Δ score|"
-        run.values = (a, b)
-    elif run.task == "regression":
-        a = np.asarray(out_old["prediction"], np.float64).ravel()
-        b = np.asarray(out_new["prediction"], np.float64).ravel()
-        run.shifts = _shifts(a, b)
-        run.shift_name = "|Δ prediction|"
+        run.shift_name = f"|Δ {value}|"
         run.values = (a, b)
     # flipped labels first, then by how far the row moved
     flipped = np.array([_flipped(run, out_old, out_new, k) for k in range(len(both))])
     order = np.lexsort((-run.shifts, ~flipped))[:MOVED_ROWS]
     for k in order:
-        if run.shifts[k] <= 0 and not _flipped(run, out_old, out_new, int(k)):
+        if run.shifts[k] <= 0 and not flipped[k]:
             continue
         i = both[int(k)]
         entry: dict[str, Any] = {"where": where[i], "shift": float(run.shifts[k])}

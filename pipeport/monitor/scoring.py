@@ -23,7 +23,7 @@ from pipeport.export.parity import sklearn_outputs
 from pipeport.export.probe import refused_by_sklearn
 from pipeport.export.raw_inputs import as_raw_frame
 from pipeport.parity_tests.harness import predictions_to_arrays
-from pipeport.schema import CATEGORICAL, InputSpec, ModelSchema
+from pipeport.schema import CATEGORICAL, ROW_VALUE_OUTPUTS, InputSpec, ModelSchema
 
 #: A model's task in words, for messages.
 TASK_WORDS = {
@@ -148,7 +148,7 @@ def score_with_onnx(model: Any, rows: list[dict[str, Any]]) -> Scored:
         keys = list(schema.output_keys())
         values = model.run([schema.outputs[k] for k in keys], feeds)
         outputs = {k: np.asarray(v) for k, v in zip(keys, values, strict=True)}
-        for key in ("prediction", "score"):  # [N, 1] in the graph; one value per row here
+        for key in ROW_VALUE_OUTPUTS:  # [N, 1] in the graph; one value per row here
             if key in outputs:
                 outputs[key] = outputs[key].reshape(-1)
     return Scored(outputs, kept, refused)
